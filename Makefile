@@ -1,0 +1,52 @@
+# The one entry point for people and CI. Every target installs what it needs, and is idempotent.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := .venv
+PY := $(VENV)/bin/python
+# Node 22 from package.json first on the PATH: jsii drops its end-of-life banner, and `npx cdk` is pinned.
+export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
+CDK := npx --no-install cdk
+
+.PHONY: help install synth lint cfn-lint test test-fast deploy bench clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+install: $(VENV)/.installed node_modules/.installed ## Install Python (.venv) and Node (node_modules) tooling
+
+synth: install ## Synthesize every stack to cdk.out with the cdk-nag gates
+	$(CDK) synth --quiet
+
+cfn-lint: synth ## Lint every synthesized template (errors fail; warnings are shown)
+	$(VENV)/bin/cfn-lint --non-zero-exit-code error cdk.out/*.template.json
+
+lint: install ## ruff (lint + format check) and mypy
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy lambdas stacks app.py
+
+test: cfn-lint ## The test command: synth (cdk-nag) + cfn-lint + the whole pytest suite
+	CDK_OUT=cdk.out $(PY) -m pytest
+
+test-fast: install ## pytest without the CLI synth (the suite synthesizes once itself)
+	$(PY) -m pytest
+
+deploy: synth ## Deploy every stack with your AWS credentials (cdk deploy --all)
+	$(CDK) deploy --all --outputs-file cdk-outputs.json
+
+bench: synth ## Cold-start benchmark of every handler against the boto3 floor
+	$(PY) bench/cold_start.py
+
+clean: ## Remove generated files (not the installed tooling)
+	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache

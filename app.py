@@ -1,0 +1,56 @@
+#!/usr/bin/env python3
+"""The CDK app: the only place that reads context and environment; it builds the config and the stacks."""
+
+from __future__ import annotations
+
+import os
+
+import aws_cdk as cdk
+from cdk_nag import AwsSolutionsChecks, ServerlessChecks
+
+from stacks.config import AppConfig
+from stacks.eventing_stack import EventingStack
+from stacks.signup_stack import SignupStack
+
+
+def build_config(app: cdk.App) -> AppConfig:
+    """Reads the `cdk.json` context (overridable with `-c key=value`) into the frozen config."""
+    defaults = AppConfig()
+
+    def ctx(key: str, default: object) -> object:
+        value = app.node.try_get_context(key)
+        return default if value is None else value
+
+    return AppConfig(
+        app_name=str(ctx("appName", defaults.app_name)),
+        sender_email=str(ctx("senderEmail", defaults.sender_email)),
+        powertools_layer_arn=str(ctx("powertoolsLayerArn", defaults.powertools_layer_arn)),
+        archive_retention_days=int(str(ctx("archiveRetentionDays", defaults.archive_retention_days))),
+        log_retention_days=int(str(ctx("logRetentionDays", defaults.log_retention_days))),
+    )
+
+
+def build_app(app: cdk.App | None = None) -> cdk.App:
+    """Composes the stacks and the synth-time gates; tests call this to synthesize once."""
+    app = app or cdk.App()
+    config = build_config(app)
+    # Environment-agnostic unless the user's CLI profile names one (cdk deploy sets these).
+    env = cdk.Environment(
+        account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=os.environ.get("CDK_DEFAULT_REGION")
+    )
+    eventing = EventingStack(app, f"{config.app_name}-Eventing", config=config, env=env)
+    SignupStack(
+        app,
+        f"{config.app_name}-Signup",
+        config=config,
+        eventing=eventing.eventing,
+        env=env,
+    )
+    cdk.Tags.of(app).add("app", config.app_name)
+    # Security and reliability gates: a finding that is not acknowledged fails the synth.
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app), ServerlessChecks(app))
+    return app
+
+
+if __name__ == "__main__":
+    build_app().synth()

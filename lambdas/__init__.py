@@ -1,0 +1,1 @@
+"""The app's Lambda code: one folder per service, shared/ for contracts and helpers."""

@@ -1,0 +1,1 @@
+"""Code shared by the app's functions: event contracts and small AWS adapters."""

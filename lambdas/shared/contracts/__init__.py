@@ -1,0 +1,1 @@
+"""Event contracts: one pydantic model per DetailType, shared by producers and consumers."""

@@ -1,0 +1,1 @@
+"""The welcome-email service: consumes `user_signup` and sends the email through SES."""

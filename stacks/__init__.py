@@ -1,0 +1,1 @@
+"""The CDK stacks of the app; constructs/ holds one construct per capability."""

@@ -1,0 +1,38 @@
+"""The app's configuration: one frozen value built in app.py and passed down as typed props."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Every source this app publishes: the default bus forwards these to the custom bus, and the
+# metrics consumer (a later flow) listens to all of them.
+APP_SOURCES: tuple[str, ...] = ("myapp.userservice", "myapp.orders", "OnlineTrial")
+
+# CloudWatch Logs accepts only these retention periods (up to a year here).
+LOG_RETENTION_DAYS: tuple[int, ...] = (1, 3, 5, 7, 14, 30, 60, 90, 180, 365)
+
+
+@dataclass(frozen=True, kw_only=True)
+class AppConfig:
+    """What differs between deployments; everything else is decided in the constructs."""
+
+    app_name: str = "EventDriven"
+    # The verified SES identity the welcome email is sent from.
+    sender_email: str = "no-reply@example.com"
+    # The public Powertools layer; `{region}` is replaced by the stack's region at deploy time.
+    powertools_layer_arn: str = (
+        "arn:aws:lambda:{region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-arm64:27"
+    )
+    archive_retention_days: int = 7
+    log_retention_days: int = 30
+    app_sources: tuple[str, ...] = APP_SOURCES
+
+    def __post_init__(self) -> None:
+        if "@" not in self.sender_email:
+            raise ValueError(f"senderEmail must be an email address, got {self.sender_email!r}")
+        if "{region}" not in self.powertools_layer_arn:
+            raise ValueError("powertoolsLayerArn must contain '{region}'")
+        if self.log_retention_days not in LOG_RETENTION_DAYS:
+            raise ValueError(f"logRetentionDays must be one of {LOG_RETENTION_DAYS}")
+        if self.archive_retention_days < 1:
+            raise ValueError("archiveRetentionDays must be at least 1")

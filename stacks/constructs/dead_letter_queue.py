@@ -1,0 +1,54 @@
+"""A dead-letter queue with the alarm that tells an operator something is parked in it."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import Duration
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+# Longer than any source queue's retention, so a parked message outlives what it came from.
+DLQ_RETENTION = Duration.days(14)
+
+
+class DeadLetterQueue(Construct):
+    """An encrypted, TLS-only standard queue kept 14 days, alarmed as soon as one message lands."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, purpose: str, alarm_topic: sns.ITopic) -> None:
+        super().__init__(scope, construct_id)
+        self.queue = sqs.Queue(
+            self,
+            "Queue",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=DLQ_RETENTION,
+        )
+        self.alarm = cloudwatch.Alarm(
+            self,
+            "DepthAlarm",
+            alarm_description=f"Messages are parked in the DLQ for {purpose}: inspect and redrive them.",
+            metric=self.queue.metric_approximate_number_of_messages_visible(
+                period=Duration.minutes(1), statistic="Maximum"
+            ),
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        self.alarm.add_alarm_action(cw_actions.SnsAction(alarm_topic))
+        cdk.Validations.of(self.queue).acknowledge(
+            cdk.Acknowledgment(
+                id="AwsSolutions-SQS3",
+                reason=f"This queue is itself the dead-letter queue for {purpose}; "
+                "a DLQ of a DLQ would have no reader.",
+            )
+        )
+        cdk.Validations.of(self.queue).acknowledge(
+            cdk.Acknowledgment(
+                id="Serverless-SQSRedrivePolicy",
+                reason=f"This queue is itself the dead-letter queue for {purpose}.",
+            )
+        )

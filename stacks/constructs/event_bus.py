@@ -1,0 +1,105 @@
+"""The app's custom event bus: account-only policy, archive for replay, forwarding from the default bus."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from stacks.constructs.dead_letter_queue import DeadLetterQueue
+from stacks.constructs.rule_alarms import RuleAlarms
+
+# A forwarded event is retried for up to an hour before it is parked in the forwarding DLQ.
+FORWARD_RETRY_ATTEMPTS = 8
+FORWARD_MAX_EVENT_AGE = Duration.hours(1)
+
+
+class Eventing(Construct):
+    """Everything long-lived that the flows share: the bus, its archive, and the operators' alarm topic."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        app_name: str,
+        app_sources: tuple[str, ...],
+        archive_retention_days: int,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        account = Stack.of(self).account
+
+        # Alarms publish to an encrypted topic; CloudWatch needs the key to do so.
+        self.alarm_key = kms.Key(
+            self,
+            "AlarmKey",
+            description=f"{app_name}: encrypts the operators' alarm topic",
+            enable_key_rotation=True,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        self.alarm_key.grant(
+            iam.ServicePrincipal("cloudwatch.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*"
+        )
+        self.alarm_topic = sns.Topic(
+            self,
+            "AlarmTopic",
+            display_name=f"{app_name} operator alarms",
+            master_key=self.alarm_key,
+            enforce_ssl=True,
+        )
+
+        self.bus = events.EventBus(self, "Bus", event_bus_name=f"{app_name}-bus")
+        self.bus.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="OnlyThisAccountPublishes",
+                principals=[iam.AccountRootPrincipal()],
+                actions=["events:PutEvents"],
+                resources=[self.bus.event_bus_arn],
+            )
+        )
+        self.archive = self.bus.archive(
+            "Archive",
+            description=f"Every event on {app_name}-bus, kept for replay",
+            event_pattern=events.EventPattern(account=[account]),
+            retention=Duration.days(archive_retention_days),
+        )
+
+        # The tutorial publishes to the default bus: forward the app's own sources to the custom bus.
+        self.forwarding_dlq = DeadLetterQueue(
+            self,
+            "ForwardingDlq",
+            purpose="events forwarded from the default bus",
+            alarm_topic=self.alarm_topic,
+        )
+        default_bus = events.EventBus.from_event_bus_name(self, "DefaultBus", "default")
+        self.forwarding_rule = events.Rule(
+            self,
+            "ForwardFromDefaultBus",
+            description="Forwards the app's sources from the default bus to the custom bus",
+            event_bus=default_bus,
+            event_pattern=events.EventPattern(source=list(app_sources)),
+            targets=[
+                targets.EventBus(self.bus, dead_letter_queue=self.forwarding_dlq.queue),
+            ],
+        )
+        # CDK's EventBus target takes no retry settings; EventBridge does, so state them explicitly.
+        cfn_rule = self.forwarding_rule.node.default_child
+        assert isinstance(cfn_rule, events.CfnRule)
+        cfn_rule.add_property_override(
+            "Targets.0.RetryPolicy",
+            {
+                "MaximumRetryAttempts": FORWARD_RETRY_ATTEMPTS,
+                "MaximumEventAgeInSeconds": int(FORWARD_MAX_EVENT_AGE.to_seconds()),
+            },
+        )
+        RuleAlarms(
+            self,
+            "ForwardingAlarms",
+            rule=self.forwarding_rule,
+            event_bus_name=None,
+            alarm_topic=self.alarm_topic,
+        )

@@ -1,0 +1,140 @@
+"""The one place for Lambda defaults: every function of the app is an AppFunction."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aws_cdk as cdk
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+# The code asset is the lambdas/ folder only: the app's own code. boto3 comes with the runtime
+# and Powertools (with pydantic) from the public layer, so nothing third-party is bundled.
+LAMBDAS_DIR = Path(__file__).resolve().parents[2] / "lambdas"
+ASSET_EXCLUDES = ["**/__pycache__", "**/*.pyc", "**/.mypy_cache", "**/.pytest_cache"]
+
+# Lambda retries a failed async invocation twice by default; stated here so the template says it.
+ASYNC_RETRY_ATTEMPTS = 2
+ASYNC_MAX_EVENT_AGE = Duration.hours(6)
+
+
+class AppFunction(Construct):
+    """A Python 3.13 arm64 function with JSON logs, tracing, a retained log group and Powertools."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        handler: str,
+        description: str,
+        service_name: str,
+        metrics_namespace: str,
+        powertools_layer_arn: str,
+        log_retention_days: int,
+        environment: dict[str, str] | None = None,
+        memory_size: int = 256,
+        timeout: Duration | None = None,
+        on_failure: sqs.IQueue | None = None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        region = Stack.of(self).region
+        self.log_group = logs.LogGroup(
+            self,
+            "Logs",
+            retention=_retention(log_retention_days),
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        # Our own role instead of AWSLambdaBasicExecutionRole: logs may go to this group only.
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"Runs the {service_name} function",
+        )
+        self.log_group.grant_write(self.role)
+        layer = lambda_.LayerVersion.from_layer_version_arn(
+            self, "Powertools", powertools_layer_arn.replace("{region}", region)
+        )
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            description=description,
+            runtime=lambda_.Runtime.PYTHON_3_13,
+            architecture=lambda_.Architecture.ARM_64,
+            handler=handler,
+            role=self.role,
+            code=lambda_.Code.from_asset(str(LAMBDAS_DIR), exclude=ASSET_EXCLUDES),
+            memory_size=memory_size,
+            timeout=timeout or Duration.seconds(10),
+            tracing=lambda_.Tracing.ACTIVE,
+            logging_format=lambda_.LoggingFormat.JSON,
+            log_group=self.log_group,
+            layers=[layer],
+            environment={
+                "POWERTOOLS_SERVICE_NAME": service_name,
+                "POWERTOOLS_METRICS_NAMESPACE": metrics_namespace,
+                "POWERTOOLS_LOG_LEVEL": "INFO",
+                **(environment or {}),
+            },
+        )
+        self._acknowledge(service_name)
+        if on_failure is not None:
+            # Async invocations (EventBridge, S3, SNS) that still fail after Lambda's retries land
+            # here with the request, the error and the attempt count, ready to be redriven.
+            self.function.configure_async_invoke(
+                retry_attempts=ASYNC_RETRY_ATTEMPTS,
+                max_event_age=ASYNC_MAX_EVENT_AGE,
+                on_failure=destinations.SqsDestination(on_failure),
+            )
+
+    def _acknowledge(self, service_name: str) -> None:
+        """The findings every function shares, each with the reason it is accepted."""
+        validations = cdk.Validations.of(self.function)
+        for rule_id in ("AwsSolutions-L1", "Serverless-LambdaLatestVersion"):
+            validations.acknowledge(
+                cdk.Acknowledgment(
+                    id=rule_id,
+                    reason="python3.13 is the runtime this app targets: the public Powertools layer in the "
+                    "config is built for it; moving runtimes is a config change together with the layer.",
+                )
+            )
+        validations.acknowledge(
+            cdk.Acknowledgment(
+                id="Serverless-LambdaDLQ",
+                reason=f"{service_name}: failed async invocations go to an OnFailure destination (SQS), "
+                "which keeps the error and attempt count a DeadLetterConfig would lose; functions not "
+                "invoked asynchronously have their failures handled by their caller.",
+            )
+        )
+        cdk.Validations.of(self.role).acknowledge(
+            cdk.Acknowledgment(
+                id="AwsSolutions-IAM5[Resource::*]",
+                reason="Active tracing: xray:PutTraceSegments and xray:PutTelemetryRecords support no "
+                "resource-level permissions, so AWS requires Resource '*' for them.",
+            )
+        )
+
+
+def _retention(days: int) -> logs.RetentionDays:
+    """Maps the configured day count to CloudWatch Logs' retention enum (the config checks the value)."""
+    return _RETENTIONS[days]
+
+
+_RETENTIONS: dict[int, logs.RetentionDays] = {
+    1: logs.RetentionDays.ONE_DAY,
+    3: logs.RetentionDays.THREE_DAYS,
+    5: logs.RetentionDays.FIVE_DAYS,
+    7: logs.RetentionDays.ONE_WEEK,
+    14: logs.RetentionDays.TWO_WEEKS,
+    30: logs.RetentionDays.ONE_MONTH,
+    60: logs.RetentionDays.TWO_MONTHS,
+    90: logs.RetentionDays.THREE_MONTHS,
+    180: logs.RetentionDays.SIX_MONTHS,
+    365: logs.RetentionDays.ONE_YEAR,
+}

@@ -1,0 +1,50 @@
+"""Alarms on an EventBridge rule's delivery failures: the signal that targets are not being reached."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_events as events
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+RULE_FAILURE_METRICS = ("FailedInvocations", "InvocationsSentToDLQ")
+
+
+class RuleAlarms(Construct):
+    """One alarm per failure metric of the rule, each notifying the operators' topic."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        rule: events.IRule,
+        event_bus_name: str | None,
+        alarm_topic: sns.ITopic,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        dimensions = {"RuleName": rule.rule_name}
+        if event_bus_name is not None:
+            dimensions["EventBusName"] = event_bus_name
+        self.alarms: list[cloudwatch.Alarm] = []
+        for metric_name in RULE_FAILURE_METRICS:
+            alarm = cloudwatch.Alarm(
+                self,
+                metric_name,
+                alarm_description=f"EventBridge {metric_name} on {construct_id}: a target was not reached.",
+                metric=cloudwatch.Metric(
+                    namespace="AWS/Events",
+                    metric_name=metric_name,
+                    dimensions_map=dimensions,
+                    statistic="Sum",
+                    period=Duration.minutes(5),
+                ),
+                threshold=1,
+                evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+            alarm.add_alarm_action(cw_actions.SnsAction(alarm_topic))
+            self.alarms.append(alarm)

@@ -1,0 +1,134 @@
+"""The user-signup flow: a rule on the custom bus, the welcome-email function and a human notification."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_ses as ses
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from stacks.constructs.dead_letter_queue import DeadLetterQueue
+from stacks.constructs.idempotency_table import IdempotencyTable
+from stacks.constructs.lambda_function import ASYNC_MAX_EVENT_AGE, AppFunction
+from stacks.constructs.rule_alarms import RuleAlarms
+
+# The event contract (lambdas/shared/contracts/user_signup.py); a unit test keeps the two in step.
+SIGNUP_SOURCE = "myapp.userservice"
+SIGNUP_DETAIL_TYPE = "user_signup"
+
+# EventBridge retries delivery for up to an hour, then parks the event in the rule's DLQ.
+TARGET_RETRY_ATTEMPTS = 8
+TARGET_MAX_EVENT_AGE = Duration.hours(1)
+# An event can reach the function up to (EventBridge window + Lambda's async window) = 7 h after it
+# was published; the idempotency record must outlive both, or a late retry sends a second email.
+IDEMPOTENCY_EXPIRY = Duration.hours(24)
+if IDEMPOTENCY_EXPIRY.to_seconds() < TARGET_MAX_EVENT_AGE.to_seconds() + ASYNC_MAX_EVENT_AGE.to_seconds():
+    raise ValueError("the idempotency expiry must outlive the producers' retry windows")
+
+
+class UserSignupFlow(Construct):
+    """Owns the whole signup flow: rule, targets, function, table, identity, DLQs and alarms."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        bus: events.IEventBus,
+        alarm_topic: sns.ITopic,
+        sender_email: str,
+        powertools_layer_arn: str,
+        log_retention_days: int,
+        metrics_namespace: str,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.sender_identity = ses.EmailIdentity(
+            self, "SenderIdentity", identity=ses.Identity.email(sender_email)
+        )
+        self.idempotency = IdempotencyTable(self, "Idempotency")
+        self.failure_dlq = DeadLetterQueue(
+            self, "WelcomeEmailFailures", purpose="welcome emails that failed", alarm_topic=alarm_topic
+        )
+        self.welcome_email = AppFunction(
+            self,
+            "WelcomeEmail",
+            handler="welcome_email.handler.lambda_handler",
+            description="Sends the welcome email for a user_signup event",
+            service_name="welcome-email",
+            metrics_namespace=metrics_namespace,
+            powertools_layer_arn=powertools_layer_arn,
+            log_retention_days=log_retention_days,
+            environment={
+                "SENDER_EMAIL": sender_email,
+                "IDEMPOTENCY_TABLE_NAME": self.idempotency.table.table_name,
+                "IDEMPOTENCY_EXPIRY_SECONDS": str(int(IDEMPOTENCY_EXPIRY.to_seconds())),
+            },
+            on_failure=self.failure_dlq.queue,
+        )
+        fn = self.welcome_email.function
+        self.idempotency.table.grant_read_write_data(fn)
+        self.sender_identity.grant_send_email(fn)
+
+        # People subscribe to this topic for a one-line notice of each signup.
+        self.notification_key = kms.Key(
+            self,
+            "NotificationKey",
+            description="Encrypts the signup notification topic",
+            enable_key_rotation=True,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        self.notification_key.grant(
+            iam.ServicePrincipal("events.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*"
+        )
+        self.notification_topic = sns.Topic(
+            self,
+            "SignupNotifications",
+            display_name="New signups",
+            master_key=self.notification_key,
+            enforce_ssl=True,
+        )
+
+        self.rule_dlq = DeadLetterQueue(
+            self,
+            "SignupRuleDlq",
+            purpose="signup events EventBridge could not deliver",
+            alarm_topic=alarm_topic,
+        )
+        name = events.EventField.from_path("$.detail.name")
+        email = events.EventField.from_path("$.detail.email")
+        self.rule = events.Rule(
+            self,
+            "UserSignupRule",
+            description="user_signup events: send the welcome email and notify people",
+            event_bus=bus,
+            event_pattern=events.EventPattern(source=[SIGNUP_SOURCE], detail_type=[SIGNUP_DETAIL_TYPE]),
+            targets=[
+                targets.LambdaFunction(
+                    fn,
+                    dead_letter_queue=self.rule_dlq.queue,
+                    retry_attempts=TARGET_RETRY_ATTEMPTS,
+                    max_event_age=TARGET_MAX_EVENT_AGE,
+                ),
+                targets.SnsTopic(
+                    self.notification_topic,
+                    message=events.RuleTargetInput.from_text(f"New signup: {name} <{email}>"),
+                    dead_letter_queue=self.rule_dlq.queue,
+                    retry_attempts=TARGET_RETRY_ATTEMPTS,
+                    max_event_age=TARGET_MAX_EVENT_AGE,
+                ),
+            ],
+        )
+        RuleAlarms(
+            self, "RuleAlarms", rule=self.rule, event_bus_name=bus.event_bus_name, alarm_topic=alarm_topic
+        )
+        cdk.Validations.of(self.notification_topic).acknowledge(
+            cdk.Acknowledgment(
+                id="Serverless-SNSRedrivePolicy",
+                reason="The topic has no subscriptions of the app's own; people add email subscriptions.",
+            )
+        )

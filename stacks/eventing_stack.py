@@ -1,0 +1,39 @@
+"""The long-lived eventing stack: the custom bus, its archive, the forwarding rule, the alarm topic."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import CfnOutput, Stack
+from constructs import Construct
+
+from stacks.config import AppConfig
+from stacks.constructs.event_bus import Eventing
+
+
+class EventingStack(Stack):
+    """Deployed first and rarely changed: every flow's stack publishes to and consumes from this bus."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, config: AppConfig, **kwargs: Any) -> None:
+        super().__init__(
+            scope, construct_id, description=f"{config.app_name}: custom event bus and archive", **kwargs
+        )
+        self.eventing = Eventing(
+            self,
+            "Eventing",
+            app_name=config.app_name,
+            app_sources=config.app_sources,
+            archive_retention_days=config.archive_retention_days,
+        )
+        outputs = {
+            "EventBusName": (self.eventing.bus.event_bus_name, "The custom event bus every flow uses"),
+            "EventBusArn": (self.eventing.bus.event_bus_arn, "ARN of the custom event bus"),
+            "ArchiveName": (self.eventing.archive.archive_name, "Archive of the custom bus, for replay"),
+            "ForwardingDlqUrl": (
+                self.eventing.forwarding_dlq.queue.queue_url,
+                "Events the default bus could not forward to the custom bus",
+            ),
+            "AlarmTopicArn": (self.eventing.alarm_topic.topic_arn, "Operators' alarm topic"),
+        }
+        for key, (value, description) in outputs.items():
+            CfnOutput(self, key, value=value, description=description)

@@ -1,0 +1,254 @@
+"""The reliability and security properties of shared/design/reliability.md, checked on every template."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.infra.helpers import as_list, referenced_id, resource, resources, statements
+
+Templates = dict[str, dict[str, Any]]
+CURRENT_PYTHON_RUNTIMES = {"python3.13", "python3.14"}
+
+
+def rule_targets(templates: Templates) -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        (stack, rule_id, target)
+        for stack, rule_id, props in resources(templates, "AWS::Events::Rule")
+        for target in props.get("Targets", [])
+    ]
+
+
+def test_there_are_rules_to_check(templates: Templates) -> None:
+    assert len(rule_targets(templates)) >= 3
+
+
+def test_p1_every_rule_target_has_a_standard_queue_as_dlq(templates: Templates) -> None:
+    for stack, rule_id, target in rule_targets(templates):
+        queue_id = referenced_id(target.get("DeadLetterConfig", {}).get("Arn"))
+        assert queue_id, f"{rule_id}/{target['Id']} has no DeadLetterConfig"
+        queue = resource(templates, stack, queue_id)
+        assert queue["Type"] == "AWS::SQS::Queue"
+        assert not queue.get("Properties", {}).get("FifoQueue"), f"{queue_id} must be a standard queue"
+
+
+def test_p2_every_rule_target_has_an_explicit_bounded_retry_policy(templates: Templates) -> None:
+    for _, rule_id, target in rule_targets(templates):
+        policy = target.get("RetryPolicy")
+        assert policy, f"{rule_id}/{target['Id']} has no RetryPolicy"
+        assert 0 <= policy["MaximumRetryAttempts"] <= 185
+        assert 60 <= policy["MaximumEventAgeInSeconds"] <= 86400
+
+
+def test_p3_each_rule_dlq_lets_only_that_rule_send(templates: Templates) -> None:
+    for stack, rule_id, target in rule_targets(templates):
+        queue_id = referenced_id(target["DeadLetterConfig"]["Arn"])
+        allowed = [
+            statement
+            for _, _, policy in resources({stack: templates[stack]}, "AWS::SQS::QueuePolicy")
+            if queue_id in {referenced_id(q) for q in policy["Queues"]}
+            for statement in statements(policy["PolicyDocument"])
+            if statement.get("Principal") == {"Service": "events.amazonaws.com"}
+            and statement["Effect"] == "Allow"
+        ]
+        assert allowed, f"no queue policy lets EventBridge send to {queue_id}"
+        source_arns = [referenced_id(s["Condition"]["ArnEquals"]["aws:SourceArn"]) for s in allowed]
+        assert rule_id in source_arns, f"{queue_id}'s policy is not conditioned on rule {rule_id}"
+
+
+def test_p4_rules_use_the_custom_bus_except_the_forwarder_and_the_bus_is_not_open(
+    templates: Templates,
+) -> None:
+    for _, rule_id, props in resources(templates, "AWS::Events::Rule"):
+        if "ForwardFromDefaultBus" in rule_id:
+            assert props["EventBusName"] == "default"
+        else:
+            assert isinstance(props.get("EventBusName"), dict), f"{rule_id} must name the custom bus"
+    policies = list(resources(templates, "AWS::Events::EventBusPolicy"))
+    assert policies
+    for _, _, props in policies:
+        principal = props["Statement"]["Principal"]
+        assert principal != "*" and principal != {"AWS": "*"}
+        assert "Condition" in props["Statement"] or ":root" in str(principal)
+
+
+def test_p5_every_pattern_names_a_source(templates: Templates) -> None:
+    for _, rule_id, props in resources(templates, "AWS::Events::Rule"):
+        sources = props["EventPattern"].get("source")
+        assert sources and all(isinstance(s, str) and s for s in sources), f"{rule_id} has no source"
+
+
+def test_p6_every_function_sets_timeout_memory_current_runtime_and_tracing(templates: Templates) -> None:
+    functions = list(resources(templates, "AWS::Lambda::Function"))
+    assert functions
+    for _, function_id, props in functions:
+        assert props["Timeout"] and props["MemorySize"], function_id
+        assert props["Runtime"] in CURRENT_PYTHON_RUNTIMES, function_id
+        assert props["TracingConfig"] == {"Mode": "Active"}, function_id
+        assert props["LoggingConfig"]["LogFormat"] == "JSON", function_id
+        assert props["Architectures"] == ["arm64"], function_id
+
+
+def test_p6_functions_take_powertools_from_the_public_layer(templates: Templates) -> None:
+    for _, function_id, props in resources(templates, "AWS::Lambda::Function"):
+        layers = str(props["Layers"])
+        assert "017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-arm64" in layers, function_id
+
+
+def async_function_ids(templates: Templates) -> set[str]:
+    """Functions that EventBridge invokes (asynchronously) as a rule target."""
+    return {
+        referenced_id(target["Arn"]) or ""
+        for _, _, target in rule_targets(templates)
+        if referenced_id(target["Arn"]) and "Function" in (referenced_id(target["Arn"]) or "")
+    }
+
+
+def test_p7_every_async_function_has_on_failure_and_bounded_retries(templates: Templates) -> None:
+    targets = async_function_ids(templates)
+    assert targets
+    configs = {
+        referenced_id(props["FunctionName"]): props
+        for _, _, props in resources(templates, "AWS::Lambda::EventInvokeConfig")
+    }
+    for function_id in targets:
+        config = configs.get(function_id)
+        assert config, f"{function_id} has no EventInvokeConfig"
+        assert config["DestinationConfig"]["OnFailure"]["Destination"]
+        assert 0 <= config["MaximumRetryAttempts"] <= 2
+        assert config["MaximumEventAgeInSeconds"] <= 21600
+
+
+def test_p12_dlqs_keep_messages_14_days(templates: Templates) -> None:
+    dlq_ids = {referenced_id(t["DeadLetterConfig"]["Arn"]) for _, _, t in rule_targets(templates)}
+    for _, _, props in resources(templates, "AWS::Lambda::EventInvokeConfig"):
+        dlq_ids.add(referenced_id(props["DestinationConfig"]["OnFailure"]["Destination"]))
+    assert dlq_ids
+    for _stack, queue_id, props in resources(templates, "AWS::SQS::Queue"):
+        if queue_id in dlq_ids:
+            assert props["MessageRetentionPeriod"] == 14 * 24 * 3600, queue_id
+
+
+def test_p13_queues_and_topics_are_encrypted_and_deny_insecure_transport(templates: Templates) -> None:
+    encrypted = [
+        *(
+            (s, q, p.get("SqsManagedSseEnabled") or "KmsMasterKeyId" in p, "AWS::SQS::QueuePolicy", "Queues")
+            for s, q, p in resources(templates, "AWS::SQS::Queue")
+        ),
+        *(
+            (s, t, "KmsMasterKeyId" in p, "AWS::SNS::TopicPolicy", "Topics")
+            for s, t, p in resources(templates, "AWS::SNS::Topic")
+        ),
+    ]
+    assert encrypted
+    for stack, logical_id, is_encrypted, policy_type, key in encrypted:
+        assert is_encrypted, f"{logical_id} is not encrypted"
+        denies = [
+            statement
+            for _, _, policy in resources({stack: templates[stack]}, policy_type)
+            if logical_id in {referenced_id(r) for r in policy[key]}
+            for statement in statements(policy["PolicyDocument"])
+            if statement["Effect"] == "Deny"
+            and statement.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") == "false"
+        ]
+        assert denies, f"{logical_id} does not deny aws:SecureTransport=false"
+
+
+def alarmed(templates: Templates) -> list[dict[str, Any]]:
+    return [props for _, _, props in resources(templates, "AWS::CloudWatch::Alarm")]
+
+
+def test_p14_every_dlq_has_a_depth_alarm_with_an_action(templates: Templates) -> None:
+    dlq_ids = {referenced_id(t["DeadLetterConfig"]["Arn"]) for _, _, t in rule_targets(templates)}
+    for _, _, props in resources(templates, "AWS::Lambda::EventInvokeConfig"):
+        dlq_ids.add(referenced_id(props["DestinationConfig"]["OnFailure"]["Destination"]))
+    for queue_id in dlq_ids:
+        alarms = [
+            a
+            for a in alarmed(templates)
+            if a["MetricName"] == "ApproximateNumberOfMessagesVisible"
+            and any(
+                d["Name"] == "QueueName" and referenced_id(d["Value"]) == queue_id for d in a["Dimensions"]
+            )
+        ]
+        assert alarms, f"DLQ {queue_id} has no depth alarm"
+        assert all(a["AlarmActions"] and a["Threshold"] == 1 for a in alarms)
+
+
+@pytest.mark.parametrize("metric", ["FailedInvocations", "InvocationsSentToDLQ"])
+def test_p14_every_rule_is_alarmed_on_delivery_failures(templates: Templates, metric: str) -> None:
+    for _, rule_id, _ in resources(templates, "AWS::Events::Rule"):
+        assert any(
+            a["MetricName"] == metric
+            and a["Namespace"] == "AWS/Events"
+            and any(d["Name"] == "RuleName" and referenced_id(d["Value"]) == rule_id for d in a["Dimensions"])
+            for a in alarmed(templates)
+        ), f"rule {rule_id} has no {metric} alarm"
+
+
+def test_p15_idempotency_tables_follow_the_powertools_schema(templates: Templates) -> None:
+    tables = [(s, t, p) for s, t, p in resources(templates, "AWS::DynamoDB::Table") if "Idempotency" in t]
+    assert tables
+    for _, table_id, props in tables:
+        assert props["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}], table_id
+        assert props["TimeToLiveSpecification"] == {"AttributeName": "expiration", "Enabled": True}
+        assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+        assert props["SSESpecification"]["SSEEnabled"] is True
+
+
+def test_p17_idempotency_outlives_the_producers_retry_windows(templates: Templates) -> None:
+    # The longest an event can still arrive: EventBridge's retry window plus Lambda's async window.
+    longest_rule_window = max(
+        t["RetryPolicy"]["MaximumEventAgeInSeconds"] for _, _, t in rule_targets(templates)
+    )
+    longest_async_window = max(
+        p["MaximumEventAgeInSeconds"] for _, _, p in resources(templates, "AWS::Lambda::EventInvokeConfig")
+    )
+    for _, function_id, props in resources(templates, "AWS::Lambda::Function"):
+        expiry = props["Environment"]["Variables"].get("IDEMPOTENCY_EXPIRY_SECONDS")
+        if expiry is not None:
+            assert int(expiry) >= longest_rule_window + longest_async_window, function_id
+
+
+def all_policy_statements(templates: Templates) -> list[tuple[str, dict[str, Any]]]:
+    found = []
+    for type_ in ("AWS::IAM::Policy", "AWS::IAM::Role"):
+        for _, logical_id, props in resources(templates, type_):
+            documents = [props["PolicyDocument"]] if "PolicyDocument" in props else []
+            documents += [p["PolicyDocument"] for p in props.get("Policies", [])]
+            found += [(logical_id, s) for d in documents for s in statements(d)]
+    return found
+
+
+def test_p25_no_wildcard_actions_and_wildcard_resources_only_for_xray(templates: Templates) -> None:
+    found = all_policy_statements(templates)
+    assert found
+    for logical_id, statement in found:
+        actions = as_list(statement.get("Action", []))
+        assert not any(a == "*" or a.endswith(":*") for a in actions), f"{logical_id}: {actions}"
+        if "*" in as_list(statement.get("Resource", [])):
+            assert all(a.startswith("xray:") for a in actions), (
+                f"{logical_id} uses Resource '*' for {actions}"
+            )
+
+
+def test_p25_no_aws_managed_policies(templates: Templates) -> None:
+    for _, role_id, props in resources(templates, "AWS::IAM::Role"):
+        assert not props.get("ManagedPolicyArns"), role_id
+
+
+def test_p26_every_log_group_has_retention_and_every_function_its_own_group(templates: Templates) -> None:
+    groups = {logical_id: props for _, logical_id, props in resources(templates, "AWS::Logs::LogGroup")}
+    assert groups and all(props.get("RetentionInDays") for props in groups.values())
+    for _, function_id, props in resources(templates, "AWS::Lambda::Function"):
+        assert referenced_id(props["LoggingConfig"]["LogGroup"]) in groups, function_id
+
+
+def test_no_custom_resources_are_needed_to_deploy(templates: Templates) -> None:
+    # Custom resources (e.g. Custom::LogRetention) need Lambda-backed providers; the app avoids them.
+    for stack, template in templates.items():
+        types = {r["Type"] for r in template["Resources"].values()}
+        assert not [
+            t for t in types if t.startswith("Custom::") or t == "AWS::CloudFormation::CustomResource"
+        ], stack

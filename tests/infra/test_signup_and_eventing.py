@@ -1,0 +1,136 @@
+"""The eventing and signup stacks as synthesized: bus, forwarding, rule, targets, outputs."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tests.infra.helpers import referenced_id, resources
+
+Templates = dict[str, dict[str, Any]]
+EVENTING = "EventDriven-Eventing"
+SIGNUP = "EventDriven-Signup"
+
+
+def only(templates: Templates, stack: str, type_: str, name_part: str = "") -> tuple[str, dict[str, Any]]:
+    found = [(i, p) for _, i, p in resources({stack: templates[stack]}, type_) if name_part in i]
+    assert len(found) == 1, f"expected one {type_} matching {name_part!r} in {stack}, got {found}"
+    return found[0]
+
+
+def test_the_custom_bus_is_named_and_archived(templates: Templates) -> None:
+    bus_id, bus = only(templates, EVENTING, "AWS::Events::EventBus")
+    assert bus["Name"] == "EventDriven-bus"
+    _, archive = only(templates, EVENTING, "AWS::Events::Archive")
+    assert referenced_id(archive["SourceArn"]) == bus_id
+    assert archive["RetentionDays"] == 7
+
+
+def test_the_bus_policy_allows_only_this_account_to_publish(templates: Templates) -> None:
+    _, policy = only(templates, EVENTING, "AWS::Events::EventBusPolicy")
+    statement = policy["Statement"]
+    assert statement["Action"] == "events:PutEvents"
+    assert ":root" in json.dumps(statement["Principal"]) and "AWS::AccountId" in json.dumps(
+        statement["Principal"]
+    )
+
+
+def test_the_default_bus_forwards_the_apps_sources_to_the_custom_bus(templates: Templates) -> None:
+    bus_id, _ = only(templates, EVENTING, "AWS::Events::EventBus")
+    _, rule = only(templates, EVENTING, "AWS::Events::Rule", "ForwardFromDefaultBus")
+    assert rule["EventBusName"] == "default"
+    assert rule["EventPattern"] == {"source": ["myapp.userservice", "myapp.orders", "OnlineTrial"]}
+    [target] = rule["Targets"]
+    assert referenced_id(target["Arn"]) == bus_id
+    assert referenced_id(target["RoleArn"])  # same-account bus targets need a role
+
+
+def test_the_signup_rule_matches_user_signup_on_the_custom_bus(templates: Templates) -> None:
+    _, rule = only(templates, SIGNUP, "AWS::Events::Rule", "UserSignupRule")
+    assert rule["EventPattern"] == {"source": ["myapp.userservice"], "detail-type": ["user_signup"]}
+    assert "Fn::ImportValue" in rule["EventBusName"]
+    assert rule["State"] == "ENABLED"
+
+
+def test_the_signup_rule_invokes_the_welcome_email_function_with_the_whole_event(
+    templates: Templates,
+) -> None:
+    function_id, _ = only(templates, SIGNUP, "AWS::Lambda::Function", "WelcomeEmail")
+    _, rule = only(templates, SIGNUP, "AWS::Events::Rule", "UserSignupRule")
+    [lambda_target] = [t for t in rule["Targets"] if referenced_id(t["Arn"]) == function_id]
+    assert not {"Input", "InputPath", "InputTransformer"} & lambda_target.keys()
+
+
+def test_the_signup_rule_notifies_people_with_a_readable_line(templates: Templates) -> None:
+    topic_id, _ = only(templates, SIGNUP, "AWS::SNS::Topic", "SignupNotifications")
+    _, rule = only(templates, SIGNUP, "AWS::Events::Rule", "UserSignupRule")
+    [sns_target] = [t for t in rule["Targets"] if referenced_id(t["Arn"]) == topic_id]
+    transformer = sns_target["InputTransformer"]
+    assert transformer["InputPathsMap"] == {"detail-name": "$.detail.name", "detail-email": "$.detail.email"}
+    assert json.loads(transformer["InputTemplate"]) == "New signup: <detail-name> <<detail-email>>"
+
+
+def test_the_welcome_email_function_is_wired_to_its_table_sender_and_on_failure_dlq(
+    templates: Templates,
+) -> None:
+    function_id, function = only(templates, SIGNUP, "AWS::Lambda::Function", "WelcomeEmail")
+    table_id, _ = only(templates, SIGNUP, "AWS::DynamoDB::Table")
+    variables = function["Environment"]["Variables"]
+    assert variables["SENDER_EMAIL"] == "no-reply@example.com"
+    assert referenced_id(variables["IDEMPOTENCY_TABLE_NAME"]) == table_id
+    assert function["Handler"] == "welcome_email.handler.lambda_handler"
+    _, config = only(templates, SIGNUP, "AWS::Lambda::EventInvokeConfig")
+    assert referenced_id(config["FunctionName"]) == function_id
+    queue_id = referenced_id(config["DestinationConfig"]["OnFailure"]["Destination"])
+    assert queue_id and "WelcomeEmailFailures" in queue_id
+
+
+def test_the_sender_identity_is_declared_and_the_function_may_send_only_from_it(templates: Templates) -> None:
+    _identity_id, identity = only(templates, SIGNUP, "AWS::SES::EmailIdentity")
+    assert identity["EmailIdentity"] == "no-reply@example.com"
+    _, policy = only(templates, SIGNUP, "AWS::IAM::Policy", "WelcomeEmail")
+    ses_statements = [s for s in policy["PolicyDocument"]["Statement"] if "ses:SendEmail" in str(s["Action"])]
+    assert ses_statements and "*" not in json.dumps([s["Resource"] for s in ses_statements])
+    assert "identity/" in json.dumps(ses_statements)
+
+
+def test_stack_outputs_name_everything_a_user_or_test_needs(templates: Templates) -> None:
+    assert set(templates[EVENTING]["Outputs"]) >= {
+        "EventBusName",
+        "EventBusArn",
+        "ArchiveName",
+        "ForwardingDlqUrl",
+        "AlarmTopicArn",
+    }
+    assert set(templates[SIGNUP]["Outputs"]) >= {
+        "WelcomeEmailFunctionName",
+        "WelcomeEmailLogGroupName",
+        "WelcomeEmailFailureDlqUrl",
+        "SignupRuleDlqUrl",
+        "SignupNotificationTopicArn",
+        "IdempotencyTableName",
+    }
+
+
+def test_stateful_resources_keep_their_logical_ids(templates: Templates) -> None:
+    # Renaming these replaces the resource on deploy: the bus, its archive, the table, the queues.
+    expected = {
+        EVENTING: {"EventingBus2A37A3D7", "EventingBusArchive3B738617", "EventingForwardingDlqQueue2BF14AAA"},
+        SIGNUP: {
+            "UserSignupIdempotencyTable82F8B02B",
+            "UserSignupWelcomeEmailFailuresQueueE7085D2B",
+            "UserSignupSignupRuleDlqQueue3A6405A6",
+        },
+    }
+    for stack, ids in expected.items():
+        assert ids <= set(templates[stack]["Resources"]), stack
+
+
+def test_the_code_asset_holds_only_the_apps_code(cloud_assembly: Any, templates: Templates) -> None:
+    _, function = only(templates, SIGNUP, "AWS::Lambda::Function", "WelcomeEmail")
+    asset_hash = function["Code"]["S3Key"].removesuffix(".zip")
+    asset_dir = cloud_assembly / f"asset.{asset_hash}"
+    top_level = {p.name for p in asset_dir.iterdir()}
+    assert {"shared", "welcome_email"} <= top_level
+    assert not [p for p in asset_dir.rglob("*") if p.name in {"boto3", "pydantic", "aws_lambda_powertools"}]
+    assert not list(asset_dir.rglob("__pycache__"))
