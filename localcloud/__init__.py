@@ -1,0 +1,1 @@
+"""localcloud: a docker-free local AWS built on moto that deploys the synthesized CDK app."""

@@ -1,0 +1,1 @@
+"""EventBridge emulation for localcloud: event-pattern matching and target input rendering."""
