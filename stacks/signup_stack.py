@@ -27,7 +27,7 @@ class SignupStack(Stack):
             sender_email=config.sender_email,
             powertools_layer_arn=config.powertools_layer_arn,
             log_retention_days=config.log_retention_days,
-            metrics_namespace=config.app_name,
+            app_name=config.app_name,
         )
         flow = self.flow
         outputs = {

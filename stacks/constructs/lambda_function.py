@@ -34,7 +34,7 @@ class AppFunction(Construct):
         handler: str,
         description: str,
         service_name: str,
-        metrics_namespace: str,
+        app_name: str,
         powertools_layer_arn: str,
         log_retention_days: int,
         environment: dict[str, str] | None = None,
@@ -44,9 +44,11 @@ class AppFunction(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         region = Stack.of(self).region
+        # A predictable name, so `aws logs tail /aws/lambda/<app>-<service>` works without a lookup.
         self.log_group = logs.LogGroup(
             self,
             "Logs",
+            log_group_name=f"/aws/lambda/{app_name}-{service_name}",
             retention=_retention(log_retention_days),
             removal_policy=RemovalPolicy.DESTROY,
         )
@@ -78,7 +80,7 @@ class AppFunction(Construct):
             layers=[layer],
             environment={
                 "POWERTOOLS_SERVICE_NAME": service_name,
-                "POWERTOOLS_METRICS_NAMESPACE": metrics_namespace,
+                "POWERTOOLS_METRICS_NAMESPACE": app_name,
                 "POWERTOOLS_LOG_LEVEL": "INFO",
                 **(environment or {}),
             },

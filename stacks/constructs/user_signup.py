@@ -44,7 +44,7 @@ class UserSignupFlow(Construct):
         sender_email: str,
         powertools_layer_arn: str,
         log_retention_days: int,
-        metrics_namespace: str,
+        app_name: str,
     ) -> None:
         super().__init__(scope, construct_id)
         self.sender_identity = ses.EmailIdentity(
@@ -60,7 +60,7 @@ class UserSignupFlow(Construct):
             handler="welcome_email.handler.lambda_handler",
             description="Sends the welcome email for a user_signup event",
             service_name="welcome-email",
-            metrics_namespace=metrics_namespace,
+            app_name=app_name,
             powertools_layer_arn=powertools_layer_arn,
             log_retention_days=log_retention_days,
             environment={
