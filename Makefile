@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 CDK := npx --no-install cdk
 
-.PHONY: help install synth lint cfn-lint test test-fast deploy bench clean
+.PHONY: help install synth lint cfn-lint test test-fast deploy bench local demo clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -34,7 +34,7 @@ cfn-lint: synth ## Lint every synthesized template (errors fail; warnings are sh
 lint: install ## ruff (lint + format check) and mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy lambdas stacks app.py
+	$(VENV)/bin/mypy lambdas stacks localcloud app.py
 
 test: cfn-lint ## The test command: synth (cdk-nag) + cfn-lint + the whole pytest suite
 	CDK_OUT=cdk.out $(PY) -m pytest
@@ -44,6 +44,12 @@ test-fast: install ## pytest without the CLI synth (the suite synthesizes once i
 
 deploy: synth ## Deploy every stack with your AWS credentials (cdk deploy --all)
 	$(CDK) deploy --all --outputs-file cdk-outputs.json
+
+local: synth ## Run the app on localcloud (127.0.0.1:4566, LOCALCLOUD_PORT to change) until Ctrl-C
+	$(PY) -m localcloud
+
+demo: synth ## Start localcloud, trigger every flow with events/, print the trace and a summary
+	$(PY) scripts/demo.py
 
 bench: synth ## Cold-start benchmark of every handler against the boto3 floor
 	$(PY) bench/cold_start.py

@@ -9,6 +9,7 @@ from constructs import Construct
 
 from stacks.config import AppConfig
 from stacks.constructs.event_bus import Eventing
+from stacks.constructs.rule_alarms import bare_rule_name
 from stacks.constructs.user_signup import UserSignupFlow
 
 
@@ -35,7 +36,10 @@ class SignupStack(Stack):
             "WelcomeEmailLogGroupName": (flow.welcome_email.log_group.log_group_name, "Its log group"),
             "WelcomeEmailFailureDlqUrl": (flow.failure_dlq.queue.queue_url, "Failed welcome emails"),
             "SignupRuleDlqUrl": (flow.rule_dlq.queue.queue_url, "Signup events not delivered"),
-            "SignupRuleName": (flow.rule.rule_name, "The user_signup rule on the custom bus"),
+            "SignupRuleName": (
+                bare_rule_name(flow.rule, on_custom_bus=True),
+                "The user_signup rule on the custom bus",
+            ),
             "SignupNotificationTopicArn": (flow.notification_topic.topic_arn, "Subscribe for signups"),
             "IdempotencyTableName": (flow.idempotency.table.table_name, "Idempotency records"),
             "SenderEmail": (config.sender_email, "The SES identity emails are sent from"),

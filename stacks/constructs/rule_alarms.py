@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration
+from aws_cdk import Duration, Fn
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_events as events
@@ -10,6 +10,11 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 RULE_FAILURE_METRICS = ("FailedInvocations", "InvocationsSentToDLQ")
+
+
+def bare_rule_name(rule: events.IRule, *, on_custom_bus: bool) -> str:
+    """The rule's own name: on a custom bus CloudFormation's Ref gives `bus|rule`, metrics use `rule`."""
+    return Fn.select(1, Fn.split("|", rule.rule_name)) if on_custom_bus else rule.rule_name
 
 
 class RuleAlarms(Construct):
@@ -25,7 +30,7 @@ class RuleAlarms(Construct):
         alarm_topic: sns.ITopic,
     ) -> None:
         super().__init__(scope, construct_id)
-        dimensions = {"RuleName": rule.rule_name}
+        dimensions = {"RuleName": bare_rule_name(rule, on_custom_bus=event_bus_name is not None)}
         if event_bus_name is not None:
             dimensions["EventBusName"] = event_bus_name
         self.alarms: list[cloudwatch.Alarm] = []

@@ -176,15 +176,32 @@ def test_p14_every_dlq_has_a_depth_alarm_with_an_action(templates: Templates) ->
         assert all(a["AlarmActions"] and a["Threshold"] == 1 for a in alarms)
 
 
+def rule_name_dimension(value: Any) -> str | None:
+    """The rule a RuleName dimension names: a Ref, or on a custom bus the name part of `bus|rule`."""
+    if isinstance(value, dict) and "Fn::Select" in value:
+        index, split = value["Fn::Select"]
+        delimiter, source = split["Fn::Split"]
+        assert (index, delimiter) == (1, "|"), value
+        return referenced_id(source)
+    return referenced_id(value)
+
+
 @pytest.mark.parametrize("metric", ["FailedInvocations", "InvocationsSentToDLQ"])
 def test_p14_every_rule_is_alarmed_on_delivery_failures(templates: Templates, metric: str) -> None:
-    for _, rule_id, _ in resources(templates, "AWS::Events::Rule"):
-        assert any(
-            a["MetricName"] == metric
-            and a["Namespace"] == "AWS/Events"
-            and any(d["Name"] == "RuleName" and referenced_id(d["Value"]) == rule_id for d in a["Dimensions"])
+    for _, rule_id, props in resources(templates, "AWS::Events::Rule"):
+        on_custom_bus = props.get("EventBusName") != "default"
+        alarms = [
+            a
             for a in alarmed(templates)
-        ), f"rule {rule_id} has no {metric} alarm"
+            if a["MetricName"] == metric
+            and a["Namespace"] == "AWS/Events"
+            and any(d["Name"] == "RuleName" and rule_name_dimension(d["Value"]) == rule_id for d in a["Dimensions"])
+        ]
+        assert alarms, f"rule {rule_id} has no {metric} alarm"
+        for alarm in alarms:
+            # Ref of a rule on a custom bus is `bus|rule`; the metric's dimension is the bare name.
+            value = next(d["Value"] for d in alarm["Dimensions"] if d["Name"] == "RuleName")
+            assert ("Fn::Select" in value) is on_custom_bus, rule_id
 
 
 def test_p15_idempotency_tables_follow_the_powertools_schema(templates: Templates) -> None:

@@ -1,0 +1,230 @@
+"""LocalCloud: starts the endpoint, wires the emulation into moto, deploys cdk.out, serves the flows."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from localcloud.core import Clock, Scheduler, Settings, Trace
+from localcloud.server import LocalCloudApp, Server, json_response
+
+# What CDK outputs for a REST API stage: https://{id}.execute-api.{region}.{suffix}/{stage}/
+EXECUTE_API_URL = re.compile(r"https://(?P<api>[a-z0-9]+)\.execute-api\.[^/]+/(?P<stage>[^/]+)/?")
+
+
+class LocalCloud:
+    """One local AWS for the app: moto's services with localcloud's runtime, routing and deployer."""
+
+    def __init__(
+        self, *, settings: Settings, cdk_out: Path, outputs_file: Path | None = None, quiet: bool = False
+    ) -> None:
+        import sys
+
+        self.settings = settings
+        self.cdk_out = cdk_out
+        self.outputs_file = outputs_file
+        self.clock = Clock()
+        self.trace = Trace(stream=None if quiet else sys.stdout)
+        self.scheduler = Scheduler(
+            on_error=lambda name, error: self.trace.emit("error", f"{name}: {error!r}")
+        )
+        self.ready = False
+        self.result: Any = None
+        self._started = 0.0
+        self._stoppers: list[Any] = []
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def start(self) -> Any:
+        self._started = time.monotonic()
+        self._configure_moto()
+        self._install_emulation()
+        self.server = Server(self._http_app(), self.settings.host, self.settings.port)
+        self.server.start()
+        self._stoppers.append(self.server.stop)
+        self.result = self.deploy()
+        self.ready = True
+        return self.result
+
+    def stop(self) -> None:
+        for stopper in reversed(self._stoppers):
+            try:
+                stopper()
+            except Exception as error:
+                print(f"localcloud: while stopping: {error!r}")
+        self._stoppers.clear()
+        self.scheduler.stop()
+
+    def session(self) -> boto3.session.Session:
+        return boto3.session.Session(
+            aws_access_key_id="testing", aws_secret_access_key="testing", region_name=self.settings.region
+        )
+
+    def deploy(self) -> Any:
+        from localcloud.deployer import deploy
+
+        result = deploy(
+            self.cdk_out,
+            session=self.session(),
+            endpoint_url=self.settings.endpoint_url,
+            account_id=self.settings.account_id,
+            region=self.settings.region,
+            on_function=self._register_function,
+        )
+        result.outputs = {stack: self._local_urls(values) for stack, values in result.outputs.items()}
+        if self.outputs_file is not None:
+            self.outputs_file.write_text(json.dumps(result.outputs, indent=2) + "\n")
+        self.trace.emit(
+            "deploy",
+            f"deployed {len(result.outputs)} stack(s) in {result.seconds:.1f} s"
+            + (
+                f"; not emulated: {', '.join(sorted({t for _, _, t in result.skipped}))}"
+                if result.skipped
+                else ""
+            ),
+        )
+        return result
+
+    def _register_function(self, function: Any) -> None:
+        """Gives the runtime the function's code asset and the log group its LoggingConfig names."""
+        from localcloud import aws
+
+        self.code.register(function.function_arn, function.code_dir)
+        if function.log_group:
+            arn = aws.Arn.parse(function.function_arn)
+            # moto ignores LoggingConfig; the runtime writes where this attribute says.
+            aws.lambda_backend(arn.account, arn.region).get_function(
+                function.function_arn
+            ).logs_group_name = function.log_group
+
+    def _local_urls(self, outputs: dict[str, str]) -> dict[str, str]:
+        """API endpoints in outputs point at the cloud; rewrite them to this endpoint's API proxy."""
+        return {
+            key: EXECUTE_API_URL.sub(lambda m: self.apis.url_for(m["api"], m["stage"]) + "/", value)
+            for key, value in outputs.items()
+        }
+
+    # -- wiring -------------------------------------------------------------------------------
+    def _configure_moto(self) -> None:
+        import logging
+
+        from moto.core.config import default_user_config
+
+        # The trace says what happened; werkzeug's line per HTTP request would drown it.
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+
+        default_user_config["lambda"]["use_docker"] = False
+        default_user_config["stepfunctions"]["execute_state_machine"] = True
+
+    def _install_emulation(self) -> None:
+        from localcloud import lambda_runtime
+        from localcloud.eventbridge.engine import EventBridgeEngine
+        from localcloud.lambda_async import AsyncInvoker
+
+        # moto's Step Functions interpreter calls Lambda over HTTP on localhost:$MOTO_PORT.
+        os.environ["MOTO_PORT"] = str(self.settings.port)
+        self.code = lambda_runtime.FunctionCode()
+        self.runtime = lambda_runtime.InProcessRuntime(
+            self.code,
+            endpoint_url=self.settings.endpoint_url,
+            # X-Ray is not emulated: keep Powertools Tracer from trying to reach a daemon.
+            extra_env={"POWERTOOLS_TRACE_DISABLED": "true"},
+        )
+        lambda_runtime.install(self.runtime)
+        self._stoppers.append(lambda_runtime.uninstall)
+
+        self.invoker = AsyncInvoker(
+            settings=self.settings,
+            clock=self.clock,
+            scheduler=self.scheduler,
+            trace=self.trace,
+            runtime=self.runtime,
+        )
+        # `Invoke` with InvocationType=Event answers 202 at once; the invocation then runs as Lambda's
+        # async path does: queued, retried, and sent to its OnFailure/OnSuccess destinations.
+        invoker = self.invoker
+
+        def invoke_event(function: Any, event: Any) -> None:
+            invoker.invoke(function.function_arn, event, source="Invoke API")
+
+        self.runtime.invoke_event = invoke_event  # type: ignore[method-assign]
+        self.events = EventBridgeEngine(
+            settings=self.settings,
+            clock=self.clock,
+            scheduler=self.scheduler,
+            trace=self.trace,
+            invoker=self.invoker,
+        )
+        self.events.install()
+        self._stoppers.append(self.events.uninstall)
+
+    def _http_app(self) -> LocalCloudApp:
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+        from localcloud.apigateway import ApiGatewayProxy
+
+        app = LocalCloudApp(DomainDispatcherApplication(create_backend_app))
+        self.apis = ApiGatewayProxy(self.settings, self.trace)
+        self.apis.mount(app)
+        app.route("GET", "/_localcloud/health", self._health)
+        app.route("GET", "/_localcloud/trace", self._trace_route)
+        app.route("POST", "/_localcloud/settle", self._settle)
+        app.route("GET", "/_localcloud/clock", self._clock_route)
+        app.route("POST", "/_localcloud/clock", self._clock_route)
+        app.route(
+            "GET", "/_localcloud/outputs", lambda _: json_response(self.result.outputs if self.result else {})
+        )
+        return app
+
+    # -- routes -------------------------------------------------------------------------------
+    def _health(self, _request: Any) -> Any:
+        if self.ready:
+            return json_response(
+                {"status": "ready", "endpoint": self.settings.endpoint_url, "fast": self.settings.fast}
+            )
+        return json_response({"status": "deploying"}, 503)
+
+    def _trace_route(self, request: Any) -> Any:
+        since = int(request.args.get("since", "0"))
+        return json_response({"records": self.trace.records(since=since, kind=request.args.get("kind"))})
+
+    def _settle(self, request: Any) -> Any:
+        """Waits until no async work is due soon: what a test or demo waits on before checking results."""
+        body = request.get_json(silent=True) or {}
+        timeout = float(body.get("timeout", 30))
+        within = float(body.get("within", 0.5 if self.settings.fast else 0.0))
+        settled = self.scheduler.wait_idle(timeout, within=within)
+        return json_response(
+            {"settled": settled, "pending": self.scheduler.pending()}, 200 if settled else 504
+        )
+
+    def _clock_route(self, request: Any) -> Any:
+        if request.method == "POST":
+            body = request.get_json(silent=True) or {}
+            self.clock.advance(float(body.get("advance", 0)))
+            self.trace.emit("clock", f"clock advanced by {body.get('advance', 0)} s")
+        return json_response({"now": self.clock.now(), "offset": self.clock.offset})
+
+
+def print_banner(cloud: LocalCloud, result: Any, *, events_dir: Path) -> None:
+    """What a user needs to start: the endpoint, the environment to export, and commands per flow."""
+    endpoint = cloud.settings.endpoint_url
+    lines = [
+        "",
+        f"localcloud is ready on {endpoint} ({'fast mode' if cloud.settings.fast else 'AWS timings'})",
+        f"  stacks: {', '.join(result.outputs)}  ({result.seconds:.1f} s)",
+        f"  outputs: {cloud.outputs_file}" if cloud.outputs_file else "",
+        "",
+        "In another terminal:",
+        f"  export AWS_ENDPOINT_URL={endpoint} AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing "
+        f"AWS_DEFAULT_REGION={cloud.settings.region}",
+    ]
+    for sample in sorted(events_dir.glob("*.json")) if events_dir.is_dir() else []:
+        lines.append(f"  aws events put-events --entries file://{sample.as_posix()}")
+    lines += ["", "Trace (Ctrl-C to stop):", ""]
+    print("\n".join(line for line in lines if line is not None), flush=True)
