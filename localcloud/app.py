@@ -6,6 +6,7 @@ import json
 import os
 import re
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,15 @@ import boto3
 
 from localcloud.core import Clock, Scheduler, Settings, Trace
 from localcloud.server import LocalCloudApp, Server, json_response
+
+
+@dataclass
+class SyncOutcome:
+    """What an event source poller needs from one invocation."""
+
+    payload: Any
+    error: dict[str, Any] | None
+
 
 # What CDK outputs for a REST API stage: https://{id}.execute-api.{region}.{suffix}/{stage}/
 EXECUTE_API_URL = re.compile(r"https://(?P<api>[a-z0-9]+)\.execute-api\.[^/]+/(?P<stage>[^/]+)/?")
@@ -123,6 +133,7 @@ class LocalCloud:
 
     def _install_emulation(self) -> None:
         from localcloud import lambda_runtime
+        from localcloud.event_sources import EventSourcePoller
         from localcloud.eventbridge.engine import EventBridgeEngine
         from localcloud.lambda_async import AsyncInvoker
 
@@ -162,6 +173,31 @@ class LocalCloud:
         )
         self.events.install()
         self._stoppers.append(self.events.uninstall)
+
+        # Started before the deploy: any write made before start() would take moto's synchronous path.
+        self.event_sources = EventSourcePoller(
+            self.settings,
+            self.clock,
+            self.scheduler,
+            self.trace,
+            self._invoke_sync,
+            self.settings.account_id,
+            self.settings.region,
+        )
+        self.event_sources.start()
+        self._stoppers.append(self.event_sources.stop)
+
+    def _invoke_sync(self, function_arn: str, event: dict[str, Any]) -> SyncOutcome:
+        """A synchronous invocation for pollers (SQS, DynamoDB streams): the payload and the error."""
+        from localcloud import aws
+
+        arn = aws.Arn.parse(function_arn)
+        function = aws.lambda_backend(arn.account, arn.region).get_function(function_arn)
+        result = self.runtime.invoke(function, event)
+        payload = result.json()
+        return SyncOutcome(
+            payload=None if result.errored else payload, error=payload if result.errored else None
+        )
 
     def _http_app(self) -> LocalCloudApp:
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
