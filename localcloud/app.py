@@ -136,9 +136,14 @@ class LocalCloud:
         from localcloud.event_sources import EventSourcePoller
         from localcloud.eventbridge.engine import EventBridgeEngine
         from localcloud.lambda_async import AsyncInvoker
+        from localcloud.stepfunctions import StepFunctionsEmulation
 
         # moto's Step Functions interpreter calls Lambda over HTTP on localhost:$MOTO_PORT.
         os.environ["MOTO_PORT"] = str(self.settings.port)
+        self.states = StepFunctionsEmulation(self.settings, self.trace)
+        self.states.install()
+        self._stoppers.append(self.states.uninstall)
+
         self.code = lambda_runtime.FunctionCode()
         self.runtime = lambda_runtime.InProcessRuntime(
             self.code,
