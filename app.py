@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
-import os
-
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 
+from stacks.api_stack import ApiStack
 from stacks.config import AppConfig
 from stacks.eventing_stack import EventingStack
+from stacks.orders_stack import OrdersStack
 from stacks.signup_stack import SignupStack
 
 
@@ -27,6 +27,7 @@ def build_config(app: cdk.App) -> AppConfig:
         powertools_layer_arn=str(ctx("powertoolsLayerArn", defaults.powertools_layer_arn)),
         archive_retention_days=int(str(ctx("archiveRetentionDays", defaults.archive_retention_days))),
         log_retention_days=int(str(ctx("logRetentionDays", defaults.log_retention_days))),
+        order_notification_email=str(ctx("orderNotificationEmail", "")) or None,
     )
 
 
@@ -34,10 +35,9 @@ def build_app(app: cdk.App | None = None) -> cdk.App:
     """Composes the stacks and the synth-time gates; tests call this to synthesize once."""
     app = app or cdk.App()
     config = build_config(app)
-    # Environment-agnostic unless the user's CLI profile names one (cdk deploy sets these).
-    env = cdk.Environment(
-        account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=os.environ.get("CDK_DEFAULT_REGION")
-    )
+    # Environment-agnostic on purpose: nothing is looked up at synth, the templates are the same for
+    # every account and region, and `cdk deploy` targets the account and region of the caller's profile.
+    env = None
     eventing = EventingStack(app, f"{config.app_name}-Eventing", config=config, env=env)
     SignupStack(
         app,
@@ -45,6 +45,10 @@ def build_app(app: cdk.App | None = None) -> cdk.App:
         config=config,
         eventing=eventing.eventing,
         env=env,
+    )
+    orders = OrdersStack(app, f"{config.app_name}-Orders", config=config, eventing=eventing.eventing, env=env)
+    ApiStack(
+        app, f"{config.app_name}-Api", config=config, orders_function=orders.flow.intake.function, env=env
     )
     cdk.Tags.of(app).add("app", config.app_name)
     # Security and reliability gates: a finding that is not acknowledged fails the synth.

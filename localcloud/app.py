@@ -179,6 +179,8 @@ class LocalCloud:
         self.events.install()
         self._stoppers.append(self.events.uninstall)
 
+        self._trace_iot_publications()
+
         # Started before the deploy: any write made before start() would take moto's synchronous path.
         self.event_sources = EventSourcePoller(
             self.settings,
@@ -191,6 +193,21 @@ class LocalCloud:
         )
         self.event_sources.start()
         self._stoppers.append(self.event_sources.stop)
+
+    def _trace_iot_publications(self) -> None:
+        """IoT Core has no subscribers here: each publication is shown in the trace instead."""
+        from moto.iotdata.models import IoTDataPlaneBackend
+
+        original = IoTDataPlaneBackend.publish
+        trace = self.trace
+
+        def publish(backend: Any, topic: str, payload: bytes) -> None:
+            original(backend, topic, payload)
+            text = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else str(payload)
+            trace.emit("iot", f"published to {topic}: {text[:200]}", topic=topic, payload=text)
+
+        IoTDataPlaneBackend.publish = publish  # type: ignore[method-assign,assignment]
+        self._stoppers.append(lambda: setattr(IoTDataPlaneBackend, "publish", original))
 
     def _invoke_sync(self, function_arn: str, event: dict[str, Any]) -> SyncOutcome:
         """A synchronous invocation for pollers (SQS, DynamoDB streams): the payload and the error."""

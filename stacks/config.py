@@ -23,6 +23,8 @@ class AppConfig:
     powertools_layer_arn: str = (
         "arn:aws:lambda:{region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-arm64:27"
     )
+    # People who want order outcomes by email; None: only the service subscriber (SQS).
+    order_notification_email: str | None = None
     archive_retention_days: int = 7
     log_retention_days: int = 30
     app_sources: tuple[str, ...] = APP_SOURCES

@@ -30,7 +30,7 @@ class EventingStack(Stack):
             "EventBusArn": (self.eventing.bus.event_bus_arn, "ARN of the custom event bus"),
             "ArchiveName": (self.eventing.archive.archive_name, "Archive of the custom bus, for replay"),
             "ForwardingDlqUrl": (
-                self.eventing.forwarding_dlq.queue.queue_url,
+                self.eventing.forwarding.dlq.queue.queue_url,
                 "Events the default bus could not forward to the custom bus",
             ),
             "AlarmTopicArn": (self.eventing.alarm_topic.topic_arn, "Operators' alarm topic"),

@@ -9,6 +9,7 @@ from constructs import Construct
 
 from stacks.config import AppConfig
 from stacks.constructs.event_bus import Eventing
+from stacks.constructs.lambda_function import function_defaults
 from stacks.constructs.rule_alarms import bare_rule_name
 from stacks.constructs.user_signup import UserSignupFlow
 
@@ -26,9 +27,7 @@ class SignupStack(Stack):
             bus=eventing.bus,
             alarm_topic=eventing.alarm_topic,
             sender_email=config.sender_email,
-            powertools_layer_arn=config.powertools_layer_arn,
-            log_retention_days=config.log_retention_days,
-            app_name=config.app_name,
+            defaults=function_defaults(config),
         )
         flow = self.flow
         outputs = {

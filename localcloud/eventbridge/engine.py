@@ -79,7 +79,13 @@ class EventBridgeEngine:
                 }
             )
 
+        def s3_event(account_id: str, bucket: Any, event_name: str, key: Any) -> None:
+            engine.s3_event(account_id, bucket, event_name, key)
+
+        from moto.s3 import notifications as s3_notifications
+
         for owner, name, replacement in (
+            (s3_notifications, "_send_event_bridge_message", s3_event),
             (EventsBackend, "put_events", put_events),
             (EventsBackend, "put_rule", put_rule),
             (Rule, "send_to_targets", send_to_targets),
@@ -193,6 +199,38 @@ class EventBridgeEngine:
             "resources": list(entry.get("Resources") or []),
             "detail": json.loads(entry["Detail"]),
         }
+
+    def s3_event(self, account_id: str, bucket: Any, event_name: str, key: Any) -> None:
+        """S3 sends its notifications to the account's default bus (bucket with EventBridge enabled)."""
+        # "s3:ObjectCreated:Put" -> "Object Created", reason "PutObject"
+        kind, _, action = event_name.split(":", 1)[1].partition(":")
+        detail_type = {"ObjectCreated": "Object Created", "ObjectRemoved": "Object Deleted"}.get(kind, kind)
+        event = {
+            "version": "0",
+            "id": str(uuid.uuid4()),
+            "detail-type": detail_type,
+            "source": "aws.s3",
+            "account": account_id,
+            "time": datetime.fromtimestamp(self._clock.now(), UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "region": bucket.region_name,
+            "resources": [bucket.arn],
+            "detail": {
+                "version": "0",
+                "bucket": {"name": bucket.name},
+                "object": {
+                    "key": key.name,
+                    "size": key.size,
+                    "etag": key.etag.replace('"', ""),
+                    "sequencer": uuid.uuid4().hex[:16].upper(),
+                },
+                "request-id": uuid.uuid4().hex[:16].upper(),
+                "requester": account_id,
+                "source-ip-address": "127.0.0.1",
+                "reason": f"{action}Object" if action in ("Put", "Copy", "Post") else action or kind,
+            },
+        }
+        backend = aws.events_backend(account_id, bucket.region_name)
+        self._scheduler.submit(lambda: self.route_event(backend, "default", event), name="s3 event")
 
     # -- routing ------------------------------------------------------------------------------
     def route_event(self, backend: Any, bus_name: str, event: dict[str, Any]) -> None:

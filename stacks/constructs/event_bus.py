@@ -4,18 +4,12 @@ from __future__ import annotations
 
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from stacks.constructs.dead_letter_queue import DeadLetterQueue
-from stacks.constructs.rule_alarms import RuleAlarms
-
-# A forwarded event is retried for up to an hour before it is parked in the forwarding DLQ.
-FORWARD_RETRY_ATTEMPTS = 8
-FORWARD_MAX_EVENT_AGE = Duration.hours(1)
+from stacks.constructs.event_route import DefaultBusForwarder
 
 
 class Eventing(Construct):
@@ -69,37 +63,11 @@ class Eventing(Construct):
         )
 
         # The tutorial publishes to the default bus: forward the app's own sources to the custom bus.
-        self.forwarding_dlq = DeadLetterQueue(
-            self,
-            "ForwardingDlq",
-            purpose="events forwarded from the default bus",
-            alarm_topic=self.alarm_topic,
-        )
-        default_bus = events.EventBus.from_event_bus_name(self, "DefaultBus", "default")
-        self.forwarding_rule = events.Rule(
+        self.forwarding = DefaultBusForwarder(
             self,
             "ForwardFromDefaultBus",
+            bus=self.bus,
+            pattern=events.EventPattern(source=list(app_sources)),
             description="Forwards the app's sources from the default bus to the custom bus",
-            event_bus=default_bus,
-            event_pattern=events.EventPattern(source=list(app_sources)),
-            targets=[
-                targets.EventBus(self.bus, dead_letter_queue=self.forwarding_dlq.queue),
-            ],
-        )
-        # CDK's EventBus target takes no retry settings; EventBridge does, so state them explicitly.
-        cfn_rule = self.forwarding_rule.node.default_child
-        assert isinstance(cfn_rule, events.CfnRule)
-        cfn_rule.add_property_override(
-            "Targets.0.RetryPolicy",
-            {
-                "MaximumRetryAttempts": FORWARD_RETRY_ATTEMPTS,
-                "MaximumEventAgeInSeconds": int(FORWARD_MAX_EVENT_AGE.to_seconds()),
-            },
-        )
-        RuleAlarms(
-            self,
-            "ForwardingAlarms",
-            rule=self.forwarding_rule,
-            event_bus_name=None,
             alarm_topic=self.alarm_topic,
         )

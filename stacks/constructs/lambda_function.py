@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import aws_cdk as cdk
@@ -13,6 +14,8 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from stacks.config import AppConfig
+
 # The code asset is the lambdas/ folder only: the app's own code. boto3 comes with the runtime
 # and Powertools (with pydantic) from the public layer, so nothing third-party is bundled.
 LAMBDAS_DIR = Path(__file__).resolve().parents[2] / "lambdas"
@@ -21,6 +24,23 @@ ASSET_EXCLUDES = ["**/__pycache__", "**/*.pyc", "**/.mypy_cache", "**/.pytest_ca
 # Lambda retries a failed async invocation twice by default; stated here so the template says it.
 ASYNC_RETRY_ATTEMPTS = 2
 ASYNC_MAX_EVENT_AGE = Duration.hours(6)
+
+
+@dataclass(frozen=True, kw_only=True)
+class FunctionDefaults:
+    """What every function of the app shares, from the config."""
+
+    app_name: str
+    powertools_layer_arn: str
+    log_retention_days: int
+
+
+def function_defaults(config: AppConfig) -> FunctionDefaults:
+    return FunctionDefaults(
+        app_name=config.app_name,
+        powertools_layer_arn=config.powertools_layer_arn,
+        log_retention_days=config.log_retention_days,
+    )
 
 
 class AppFunction(Construct):
@@ -34,22 +54,22 @@ class AppFunction(Construct):
         handler: str,
         description: str,
         service_name: str,
-        app_name: str,
-        powertools_layer_arn: str,
-        log_retention_days: int,
+        defaults: FunctionDefaults,
         environment: dict[str, str] | None = None,
         memory_size: int = 256,
         timeout: Duration | None = None,
         on_failure: sqs.IQueue | None = None,
+        reserved_concurrency: int | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
+        app_name = defaults.app_name
         region = Stack.of(self).region
         # A predictable name, so `aws logs tail /aws/lambda/<app>-<service>` works without a lookup.
         self.log_group = logs.LogGroup(
             self,
             "Logs",
             log_group_name=f"/aws/lambda/{app_name}-{service_name}",
-            retention=_retention(log_retention_days),
+            retention=retention(defaults.log_retention_days),
             removal_policy=RemovalPolicy.DESTROY,
         )
         # Our own role instead of AWSLambdaBasicExecutionRole: logs may go to this group only.
@@ -61,7 +81,7 @@ class AppFunction(Construct):
         )
         self.log_group.grant_write(self.role)
         layer = lambda_.LayerVersion.from_layer_version_arn(
-            self, "Powertools", powertools_layer_arn.replace("{region}", region)
+            self, "Powertools", defaults.powertools_layer_arn.replace("{region}", region)
         )
         self.function = lambda_.Function(
             self,
@@ -75,6 +95,7 @@ class AppFunction(Construct):
             memory_size=memory_size,
             timeout=timeout or Duration.seconds(10),
             tracing=lambda_.Tracing.ACTIVE,
+            reserved_concurrent_executions=reserved_concurrency,
             logging_format=lambda_.LoggingFormat.JSON,
             log_group=self.log_group,
             layers=[layer],
@@ -123,7 +144,7 @@ class AppFunction(Construct):
         )
 
 
-def _retention(days: int) -> logs.RetentionDays:
+def retention(days: int) -> logs.RetentionDays:
     """Maps the configured day count to CloudWatch Logs' retention enum (the config checks the value)."""
     return _RETENTIONS[days]
 

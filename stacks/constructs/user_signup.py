@@ -5,7 +5,6 @@ from __future__ import annotations
 import aws_cdk as cdk
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_ses as ses
@@ -13,17 +12,14 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from stacks.constructs.dead_letter_queue import DeadLetterQueue
+from stacks.constructs.event_route import TARGET_MAX_EVENT_AGE, EventRoute
 from stacks.constructs.idempotency_table import IdempotencyTable
-from stacks.constructs.lambda_function import ASYNC_MAX_EVENT_AGE, AppFunction
-from stacks.constructs.rule_alarms import RuleAlarms
+from stacks.constructs.lambda_function import ASYNC_MAX_EVENT_AGE, AppFunction, FunctionDefaults
 
 # The event contract (lambdas/shared/contracts/user_signup.py); a unit test keeps the two in step.
 SIGNUP_SOURCE = "myapp.userservice"
 SIGNUP_DETAIL_TYPE = "user_signup"
 
-# EventBridge retries delivery for up to an hour, then parks the event in the rule's DLQ.
-TARGET_RETRY_ATTEMPTS = 8
-TARGET_MAX_EVENT_AGE = Duration.hours(1)
 # An event can reach the function up to (EventBridge window + Lambda's async window) = 7 h after it
 # was published; the idempotency record must outlive both, or a late retry sends a second email.
 IDEMPOTENCY_EXPIRY = Duration.hours(24)
@@ -42,9 +38,7 @@ class UserSignupFlow(Construct):
         bus: events.IEventBus,
         alarm_topic: sns.ITopic,
         sender_email: str,
-        powertools_layer_arn: str,
-        log_retention_days: int,
-        app_name: str,
+        defaults: FunctionDefaults,
     ) -> None:
         super().__init__(scope, construct_id)
         self.sender_identity = ses.EmailIdentity(
@@ -60,9 +54,7 @@ class UserSignupFlow(Construct):
             handler="welcome_email.handler.lambda_handler",
             description="Sends the welcome email for a user_signup event",
             service_name="welcome-email",
-            app_name=app_name,
-            powertools_layer_arn=powertools_layer_arn,
-            log_retention_days=log_retention_days,
+            defaults=defaults,
             environment={
                 "SENDER_EMAIL": sender_email,
                 "IDEMPOTENCY_TABLE_NAME": self.idempotency.table.table_name,
@@ -93,39 +85,24 @@ class UserSignupFlow(Construct):
             enforce_ssl=True,
         )
 
-        self.rule_dlq = DeadLetterQueue(
-            self,
-            "SignupRuleDlq",
-            purpose="signup events EventBridge could not deliver",
-            alarm_topic=alarm_topic,
-        )
         name = events.EventField.from_path("$.detail.name")
         email = events.EventField.from_path("$.detail.email")
-        self.rule = events.Rule(
-            self,
-            "UserSignupRule",
-            description="user_signup events: send the welcome email and notify people",
-            event_bus=bus,
-            event_pattern=events.EventPattern(source=[SIGNUP_SOURCE], detail_type=[SIGNUP_DETAIL_TYPE]),
-            targets=[
-                targets.LambdaFunction(
-                    fn,
-                    dead_letter_queue=self.rule_dlq.queue,
-                    retry_attempts=TARGET_RETRY_ATTEMPTS,
-                    max_event_age=TARGET_MAX_EVENT_AGE,
-                ),
-                targets.SnsTopic(
-                    self.notification_topic,
-                    message=events.RuleTargetInput.from_text(f"New signup: {name} <{email}>"),
-                    dead_letter_queue=self.rule_dlq.queue,
-                    retry_attempts=TARGET_RETRY_ATTEMPTS,
-                    max_event_age=TARGET_MAX_EVENT_AGE,
-                ),
-            ],
+        self.route = (
+            EventRoute(
+                self,
+                "UserSignupRoute",
+                bus=bus,
+                pattern=events.EventPattern(source=[SIGNUP_SOURCE], detail_type=[SIGNUP_DETAIL_TYPE]),
+                description="user_signup events: send the welcome email and notify people",
+                alarm_topic=alarm_topic,
+            )
+            .to_function(fn)
+            .to_topic(
+                self.notification_topic, events.RuleTargetInput.from_text(f"New signup: {name} <{email}>")
+            )
         )
-        RuleAlarms(
-            self, "RuleAlarms", rule=self.rule, event_bus_name=bus.event_bus_name, alarm_topic=alarm_topic
-        )
+        self.rule = self.route.rule
+        self.rule_dlq = self.route.dlq
         cdk.Validations.of(self.notification_topic).acknowledge(
             cdk.Acknowledgment(
                 id="Serverless-SNSRedrivePolicy",

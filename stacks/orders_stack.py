@@ -1,0 +1,60 @@
+"""The orders stack: the order flow on the shared bus."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import CfnOutput, Stack
+from constructs import Construct
+
+from stacks.config import AppConfig
+from stacks.constructs.event_bus import Eventing
+from stacks.constructs.lambda_function import function_defaults
+from stacks.constructs.orders import OrderFlow
+
+
+class OrdersStack(Stack):
+    """Composes the order flow with the bus and alarm topic of the eventing stack."""
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, config: AppConfig, eventing: Eventing, **kwargs: Any
+    ) -> None:
+        super().__init__(scope, construct_id, description=f"{config.app_name}: order flow", **kwargs)
+        self.flow = OrderFlow(
+            self,
+            "Orders",
+            bus=eventing.bus,
+            alarm_topic=eventing.alarm_topic,
+            defaults=function_defaults(config),
+            notification_email=config.order_notification_email,
+        )
+        flow = self.flow
+        outputs = {
+            "OrdersTableName": (flow.orders.table_name, "Orders and their status"),
+            "CustomersTableName": (flow.customers.table_name, "Customers (blocked flag, order count)"),
+            "InventoryTableName": (flow.inventory.table_name, "Stock per SKU (available, reserved)"),
+            "PaymentsTableName": (flow.payments.table_name, "Charges per order"),
+            "LedgerTableName": (flow.ledger.table_name, "Accounting ledger entries"),
+            "InvoiceBucketName": (flow.invoices.bucket_name, "Invoices written by the fulfillment workflow"),
+            "OrderWorkflowArn": (flow.workflow.state_machine.state_machine_arn, "The order workflow"),
+            "FulfillmentWorkflowArn": (
+                flow.fulfillment.state_machine.state_machine_arn,
+                "The fulfillment workflow",
+            ),
+            "PaymentQueueUrl": (flow.payment_queue.queue_url, "Charge requests for the payment service"),
+            "PaymentDlqUrl": (
+                flow.payment_dlq.queue.queue_url,
+                "Payment requests that could not be processed",
+            ),
+            "OrderNotificationTopicArn": (flow.notifications.topic_arn, "Order outcomes and invoices"),
+            "OrderNotificationSubscriberQueueUrl": (
+                flow.subscriber_queue.queue_url,
+                "The service subscriber",
+            ),
+            "OrdersApiFunctionName": (flow.intake.function.function_name, "Order intake Lambda"),
+            "PaymentFunctionName": (flow.payment.function.function_name, "Payment service Lambda"),
+            "AccountingFunctionName": (flow.accounting.function.function_name, "Ledger writer"),
+            "OrderStatusFunctionName": (flow.status.function.function_name, "IoT status publisher"),
+        }
+        for key, (value, description) in outputs.items():
+            CfnOutput(self, key, value=value, description=description)

@@ -1,0 +1,191 @@
+"""Reliability properties of the workflows, the SQS sources and the API (reliability.md 8, 10-12, 18-24)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.infra.helpers import referenced_id, resources, statements
+
+Templates = dict[str, dict[str, Any]]
+TOKEN = "TOKEN"
+
+
+def definition(props: dict[str, Any]) -> dict[str, Any]:
+    """The state machine's ASL, with every deploy-time token replaced by a placeholder string."""
+    raw = props["DefinitionString"]
+    if isinstance(raw, dict) and "Fn::Join" in raw:
+        raw = "".join(part if isinstance(part, str) else TOKEN for part in raw["Fn::Join"][1])
+    return dict(json.loads(raw))
+
+
+def state_machines(templates: Templates) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
+    return [(i, p, definition(p)) for _, i, p in resources(templates, "AWS::StepFunctions::StateMachine")]
+
+
+def all_states(asl: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    for name, state in asl["States"].items():
+        yield name, state
+        for branch in state.get("Branches", []):
+            yield from all_states(branch)
+        for key in ("Iterator", "ItemProcessor"):
+            if key in state:
+                yield from all_states(state[key])
+
+
+def tasks(templates: Templates) -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        (machine, name, state)
+        for machine, _, asl in state_machines(templates)
+        for name, state in all_states(asl)
+        if state["Type"] == "Task"
+    ]
+
+
+def test_there_are_workflows_to_check(templates: Templates) -> None:
+    assert len(state_machines(templates)) >= 2
+    assert len(tasks(templates)) >= 10
+
+
+def test_p18_every_task_retries_transient_errors_boundedly(templates: Templates) -> None:
+    for machine, name, state in tasks(templates):
+        retries = state.get("Retry", [])
+        assert retries, f"{machine}/{name} has no Retry"
+        for retry in retries:
+            assert 1 <= retry.get("MaxAttempts", 3) <= 10, f"{machine}/{name}"
+            assert retry.get("BackoffRate", 2) >= 1, f"{machine}/{name}"
+
+
+def test_p19_every_task_catches_states_all_last_with_a_result_path(templates: Templates) -> None:
+    for machine, name, state in tasks(templates):
+        catches = state.get("Catch", [])
+        assert catches, f"{machine}/{name} has no Catch"
+        assert catches[-1]["ErrorEquals"] == ["States.ALL"], f"{machine}/{name}: States.ALL must be last"
+        assert all("ResultPath" in c for c in catches), f"{machine}/{name}: a Catch without ResultPath"
+
+
+def test_p20_timeouts_and_heartbeats(templates: Templates) -> None:
+    for machine, _, asl in state_machines(templates):
+        assert asl.get("TimeoutSeconds"), f"{machine} has no TimeoutSeconds"
+    callbacks = [(m, n, s) for m, n, s in tasks(templates) if s["Resource"].endswith(".waitForTaskToken")]
+    assert callbacks
+    for machine, name, state in callbacks:
+        assert state.get("HeartbeatSeconds") and state.get("TimeoutSeconds"), f"{machine}/{name}"
+        assert state["HeartbeatSeconds"] < state["TimeoutSeconds"]
+
+
+def test_p21_logging_all_and_tracing(templates: Templates) -> None:
+    for machine, props, _ in state_machines(templates):
+        assert props["LoggingConfiguration"]["Level"] == "ALL", machine
+        assert props["TracingConfiguration"] == {"Enabled": True}, machine
+
+
+def test_p22_express_only_for_short_idempotent_workflows(templates: Templates) -> None:
+    types = {}
+    for machine, props, asl in state_machines(templates):
+        types[machine] = props.get("StateMachineType", "STANDARD")
+        if types[machine] == "EXPRESS":
+            assert asl["TimeoutSeconds"] <= 300, machine
+            # No callbacks or nested runs: Express may run a step more than once.
+            for _, state in all_states(asl):
+                resource = state.get("Resource", "")
+                assert not resource.endswith((".sync", ".sync:2", ".waitForTaskToken")), machine
+    assert sorted(types.values()) == ["EXPRESS", "STANDARD"]
+
+
+def test_the_order_workflow_runs_fulfillment_nested_and_waits_for_payment(templates: Templates) -> None:
+    [(_, _, asl)] = [m for m in state_machines(templates) if "Workflow" in m[0]]
+    resources_used = {state.get("Resource") for _, state in all_states(asl)}
+    assert "arn:TOKEN:states:::states:startExecution.sync:2" in resources_used
+    assert "arn:TOKEN:states:::sqs:sendMessage.waitForTaskToken" in resources_used
+    assert "arn:TOKEN:states:::events:putEvents" in resources_used
+    choices = [s for _, s in all_states(asl) if s["Type"] == "Choice"]
+    assert choices, "the customer decision tree is a Choice state"
+
+
+def test_p23_eventbridge_starts_a_workflow_with_a_role_scoped_to_it(templates: Templates) -> None:
+    found = 0
+    for stack, _, rule in resources(templates, "AWS::Events::Rule"):
+        for target in rule["Targets"]:
+            machine = referenced_id(target["Arn"])
+            if not machine or "StateMachine" not in machine:
+                continue
+            found += 1
+            role = referenced_id(target["RoleArn"])
+            policies = [
+                p
+                for _, _, p in resources({stack: templates[stack]}, "AWS::IAM::Policy")
+                if role in {referenced_id(r) for r in p["Roles"]}
+            ]
+            granted = [s for p in policies for s in statements(p["PolicyDocument"])]
+            assert granted == [
+                {"Action": "states:StartExecution", "Effect": "Allow", "Resource": {"Ref": machine}}
+            ], granted
+    assert found
+
+
+def sqs_sources(templates: Templates) -> list[tuple[str, dict[str, Any], dict[str, Any], dict[str, Any]]]:
+    """(stack, mapping, queue, function) for every SQS event source mapping."""
+    found = []
+    for stack, _, mapping in resources(templates, "AWS::Lambda::EventSourceMapping"):
+        queue_id = referenced_id(mapping["EventSourceArn"])
+        resources_ = templates[stack]["Resources"]
+        if queue_id and resources_[queue_id]["Type"] == "AWS::SQS::Queue":
+            function = resources_[referenced_id(mapping["FunctionName"])]["Properties"]
+            found.append((stack, mapping, resources_[queue_id]["Properties"], function))
+    return found
+
+
+def test_p8_sqs_sources_report_batch_item_failures(templates: Templates) -> None:
+    assert sqs_sources(templates)
+    for _, mapping, _, _ in sqs_sources(templates):
+        assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+
+
+def test_p10_source_queue_visibility_is_six_times_the_function_timeout(templates: Templates) -> None:
+    for _, _, queue, function in sqs_sources(templates):
+        assert queue["VisibilityTimeout"] >= 6 * function["Timeout"]
+
+
+def test_p11_p12_source_queues_redrive_to_a_longer_lived_dlq_of_the_same_type(templates: Templates) -> None:
+    for stack, _, queue, _ in sqs_sources(templates):
+        redrive = queue["RedrivePolicy"]
+        assert redrive["maxReceiveCount"] >= 5
+        dlq = templates[stack]["Resources"][referenced_id(redrive["deadLetterTargetArn"])]["Properties"]
+        assert dlq["MessageRetentionPeriod"] > queue.get("MessageRetentionPeriod", 4 * 86400)
+        assert bool(dlq.get("FifoQueue")) == bool(queue.get("FifoQueue"))
+
+
+def test_the_payment_service_is_throttled_by_reserved_concurrency(templates: Templates) -> None:
+    [(_, _, _, function)] = sqs_sources(templates)
+    assert function["Handler"] == "payment.handler.lambda_handler"
+    assert 1 <= function["ReservedConcurrentExecutions"] <= 5
+
+
+@pytest.fixture
+def api(templates: Templates) -> Templates:
+    return {stack: t for stack, t in templates.items() if stack.endswith("-Api")}
+
+
+def test_p24_every_method_is_authorized_and_validated(api: Templates) -> None:
+    methods = [p for _, _, p in resources(api, "AWS::ApiGateway::Method") if p["HttpMethod"] != "OPTIONS"]
+    assert len(methods) >= 2
+    for method in methods:
+        assert method["AuthorizationType"] == "AWS_IAM"
+        assert referenced_id(method["RequestValidatorId"])
+        assert method["Integration"]["Type"] == "AWS_PROXY"
+    [post] = [m for m in methods if m["HttpMethod"] == "POST" and "PlaceOrder" in json.dumps(m)]
+    assert post["RequestModels"]["application/json"]
+    [(_, _, validator)] = list(resources(api, "AWS::ApiGateway::RequestValidator"))
+    assert validator["ValidateRequestBody"] and validator["ValidateRequestParameters"]
+
+
+def test_p24_the_stage_is_throttled_logged_and_traced(api: Templates) -> None:
+    [(_, _, stage)] = list(resources(api, "AWS::ApiGateway::Stage"))
+    assert stage["TracingEnabled"] is True
+    assert stage["AccessLogSetting"]["DestinationArn"]
+    [settings] = stage["MethodSettings"]
+    assert settings["ThrottlingRateLimit"] > 0 and settings["ThrottlingBurstLimit"] > 0
