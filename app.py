@@ -11,6 +11,7 @@ from stacks.config import AppConfig
 from stacks.eventing_stack import EventingStack
 from stacks.orders_stack import OrdersStack
 from stacks.signup_stack import SignupStack
+from stacks.trials_stack import TrialsStack
 
 
 def build_config(app: cdk.App) -> AppConfig:
@@ -28,6 +29,8 @@ def build_config(app: cdk.App) -> AppConfig:
         archive_retention_days=int(str(ctx("archiveRetentionDays", defaults.archive_retention_days))),
         log_retention_days=int(str(ctx("logRetentionDays", defaults.log_retention_days))),
         order_notification_email=str(ctx("orderNotificationEmail", "")) or None,
+        trial_pool_size=int(str(ctx("trialPoolSize", defaults.trial_pool_size))),
+        trial_duration_seconds=int(str(ctx("trialDurationSeconds", defaults.trial_duration_seconds))),
     )
 
 
@@ -47,8 +50,14 @@ def build_app(app: cdk.App | None = None) -> cdk.App:
         env=env,
     )
     orders = OrdersStack(app, f"{config.app_name}-Orders", config=config, eventing=eventing.eventing, env=env)
+    trials = TrialsStack(app, f"{config.app_name}-Trials", config=config, eventing=eventing.eventing, env=env)
     ApiStack(
-        app, f"{config.app_name}-Api", config=config, orders_function=orders.flow.intake.function, env=env
+        app,
+        f"{config.app_name}-Api",
+        config=config,
+        orders_function=orders.flow.intake.function,
+        trials_function=trials.flow.intake.function,
+        env=env,
     )
     cdk.Tags.of(app).add("app", config.app_name)
     # Security and reliability gates: a finding that is not acknowledged fails the synth.

@@ -9,7 +9,7 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from stacks.config import AppConfig
-from stacks.constructs.app_api import PLACE_ORDER_SCHEMA, AppApi
+from stacks.constructs.app_api import PLACE_ORDER_SCHEMA, REQUEST_TRIAL_SCHEMA, AppApi
 
 
 class ApiStack(Stack):
@@ -22,6 +22,7 @@ class ApiStack(Stack):
         *,
         config: AppConfig,
         orders_function: lambda_.IFunction,
+        trials_function: lambda_.IFunction,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, description=f"{config.app_name}: HTTP API", **kwargs)
@@ -34,6 +35,11 @@ class ApiStack(Stack):
         )
         self.app_api.route("/orders", "POST", orders, model=PLACE_ORDER_SCHEMA, model_name="PlaceOrder")
         self.app_api.route("/orders/{orderId}", "GET", orders)
+        trials = lambda_.Function.from_function_attributes(
+            self, "TrialsApiFunction", function_arn=trials_function.function_arn, same_environment=True
+        )
+        self.app_api.route("/trials", "POST", trials, model=REQUEST_TRIAL_SCHEMA, model_name="RequestTrial")
+        self.app_api.route("/trials/{trialId}", "GET", trials)
         CfnOutput(
             self, "ApiUrl", value=self.app_api.api.url, description="Base URL of the REST API (v1 stage)"
         )

@@ -25,6 +25,9 @@ class AppConfig:
     )
     # People who want order outcomes by email; None: only the service subscriber (SQS).
     order_notification_email: str | None = None
+    # Warm trial environments kept ready, and how long a trial lives before its TTL expires it.
+    trial_pool_size: int = 3
+    trial_duration_seconds: int = 7 * 24 * 3600
     archive_retention_days: int = 7
     log_retention_days: int = 30
     app_sources: tuple[str, ...] = APP_SOURCES

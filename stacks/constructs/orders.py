@@ -14,12 +14,14 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
-from constructs import Construct, IConstruct
+from constructs import Construct
 
 from stacks.constructs.dead_letter_queue import DeadLetterQueue
+from stacks.constructs.event_consumer import EventConsumer
 from stacks.constructs.event_route import TARGET_MAX_EVENT_AGE, DefaultBusForwarder, EventRoute
 from stacks.constructs.idempotency_table import IdempotencyTable
 from stacks.constructs.lambda_function import ASYNC_MAX_EVENT_AGE, AppFunction, FunctionDefaults
+from stacks.constructs.nag import acknowledge_wildcards, logical_id
 from stacks.constructs.order_workflows import FulfillmentWorkflow, OrderWorkflow
 
 SOURCE = "myapp.orders"
@@ -46,21 +48,6 @@ def table(scope: Construct, construct_id: str, key: str) -> dynamodb.Table:
     )
 
 
-def logical_id(construct: Construct) -> str:
-    """The CloudFormation logical id of a construct's resource, as cdk-nag names it in findings."""
-    stack = Stack.of(construct)
-    resource = construct.node.default_child or construct
-    return str(stack.resolve(stack.get_logical_id(resource)))  # type: ignore[arg-type]
-
-
-def acknowledge_wildcards(scope: IConstruct, *, reason: str, resources: list[str]) -> None:
-    """Acknowledges exactly these wildcard resources (AwsSolutions-IAM5) under scope, with one reason."""
-    for resource in resources:
-        cdk.Validations.of(scope).acknowledge(
-            cdk.Acknowledgment(id=f"AwsSolutions-IAM5[Resource::{resource}]", reason=reason)
-        )
-
-
 class OrderFlow(Construct):
     """Everything of the order flow except the HTTP API, which routes to `intake`."""
 
@@ -75,7 +62,6 @@ class OrderFlow(Construct):
         notification_email: str | None,
     ) -> None:
         super().__init__(scope, construct_id)
-        self._alarm_topic = alarm_topic
         self._defaults = defaults
         app_name, log_retention_days = defaults.app_name, defaults.log_retention_days
         self.orders = table(self, "OrdersTable", "orderId")
@@ -250,17 +236,21 @@ class OrderFlow(Construct):
         self.started_by.to(targets.SfnStateMachine(self.workflow.state_machine, **self.started_by.delivery))
 
         # -- consumers of the events -------------------------------------------------------------
-        self.accounting, accounting_route = self._consumer(
+        self.accounting = EventConsumer(
+            self,
             "Accounting",
-            handler="accounting.handler.lambda_handler",
-            description="Writes a ledger entry per completed or refunded order",
-            environment={"LEDGER_TABLE_NAME": self.ledger.table_name},
             bus=bus,
             pattern=events.EventPattern(source=[SOURCE], detail_type=["OrderCompleted", "OrderFailed"]),
+            handler="accounting.handler.lambda_handler",
+            description="Writes a ledger entry per completed or refunded order",
+            service_name="accounting",
+            alarm_topic=alarm_topic,
+            defaults=defaults,
+            environment={"LEDGER_TABLE_NAME": self.ledger.table_name},
         )
         self.ledger.grant_read_write_data(self.accounting.function)
         # OrderFailed reaches accounting only when money went back.
-        accounting_route.with_raw_pattern(
+        self.accounting.route.with_raw_pattern(
             {
                 "source": [SOURCE],
                 "$or": [
@@ -270,13 +260,16 @@ class OrderFlow(Construct):
             }
         )
 
-        self.status, _ = self._consumer(
+        self.status = EventConsumer(
+            self,
             "OrderStatus",
-            handler="order_status.handler.lambda_handler",
-            description="Publishes each order status change to IoT Core topic orders/{orderId}/status",
-            environment={},
             bus=bus,
             pattern=events.EventPattern(source=[SOURCE], detail_type=["OrderStatusChanged"]),
+            handler="order_status.handler.lambda_handler",
+            description="Publishes each order status change to IoT Core topic orders/{orderId}/status",
+            service_name="order-status",
+            alarm_topic=alarm_topic,
+            defaults=defaults,
         )
         stack = Stack.of(self)
         self.status.function.add_to_role_policy(
@@ -289,7 +282,7 @@ class OrderFlow(Construct):
             iam.PolicyStatement(actions=["iot:DescribeEndpoint"], resources=["*"])
         )
         acknowledge_wildcards(
-            self.status.role,
+            self.status.app_function.role,
             reason="iot:DescribeEndpoint and X-Ray accept no resource-level permissions; there is one "
             "topic per order, orders/{orderId}/status, so iot:Publish is on orders/*.",
             resources=["*", "arn:<AWS::Partition>:iot:<AWS::Region>:<AWS::AccountId>:topic/orders/*"],
@@ -368,37 +361,3 @@ class OrderFlow(Construct):
             description="A new invoice in S3: tell the customer",
             alarm_topic=alarm_topic,
         ).to_topic(self.notifications, events.RuleTargetInput.from_text(f"Invoice ready: {key_path}"))
-
-    def _consumer(
-        self,
-        name: str,
-        *,
-        handler: str,
-        description: str,
-        environment: dict[str, str],
-        bus: events.IEventBus,
-        pattern: events.EventPattern,
-    ) -> tuple[AppFunction, EventRoute]:
-        """An async consumer: a function with an OnFailure DLQ behind a rule with its own DLQ."""
-        failures = DeadLetterQueue(
-            self, f"{name}Failures", purpose=f"{name} invocations that failed", alarm_topic=self._alarm_topic
-        )
-        function = AppFunction(
-            self,
-            name,
-            handler=handler,
-            description=description,
-            service_name=name.lower(),
-            environment=environment,
-            on_failure=failures.queue,
-            defaults=self._defaults,
-        )
-        route = EventRoute(
-            self,
-            f"{name}Route",
-            bus=bus,
-            pattern=pattern,
-            description=description,
-            alarm_topic=self._alarm_topic,
-        ).to_function(function.function)
-        return function, route

@@ -245,7 +245,8 @@ def all_policy_statements(templates: Templates) -> list[tuple[str, dict[str, Any
     return found
 
 
-# Actions AWS accepts only with Resource "*": X-Ray, Step Functions' log delivery, IoT's endpoint lookup.
+# Actions AWS accepts only with Resource "*": X-Ray, Step Functions' log delivery, IoT's endpoint
+# lookup, and ListStreams (which a DynamoDB stream event source needs).
 STAR_ONLY_ACTIONS = {
     "logs:CreateLogDelivery",
     "logs:DeleteLogDelivery",
@@ -256,6 +257,7 @@ STAR_ONLY_ACTIONS = {
     "logs:PutResourcePolicy",
     "logs:UpdateLogDelivery",
     "iot:DescribeEndpoint",
+    "dynamodb:ListStreams",
 }
 
 

@@ -1,0 +1,57 @@
+"""The trials stack: the online-trial flow and the central metrics consumer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import CfnOutput, Duration, Stack
+from constructs import Construct
+
+from stacks.config import AppConfig
+from stacks.constructs.event_bus import Eventing
+from stacks.constructs.lambda_function import function_defaults
+from stacks.constructs.trials import TrialFlow
+
+
+class TrialsStack(Stack):
+    """Composes the trial flow with the bus and alarm topic of the eventing stack."""
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, config: AppConfig, eventing: Eventing, **kwargs: Any
+    ) -> None:
+        super().__init__(scope, construct_id, description=f"{config.app_name}: online-trial flow", **kwargs)
+        self.flow = TrialFlow(
+            self,
+            "Trials",
+            bus=eventing.bus,
+            alarm_topic=eventing.alarm_topic,
+            defaults=function_defaults(config),
+            app_sources=config.app_sources,
+            pool_size=config.trial_pool_size,
+            trial_duration=Duration.seconds(config.trial_duration_seconds),
+        )
+        flow = self.flow
+        outputs = {
+            "TrialsTableName": (flow.trials.table_name, "Trial requests (stream + TTL on expiresAt)"),
+            "TrialPoolTableName": (flow.pool.table_name, "Trial environments and their state"),
+            "TrialAssignmentWorkflowArn": (flow.assignment.state_machine_arn, "The assignment workflow"),
+            "TrialParkedQueueUrl": (flow.parked.queue.queue_url, "Stream records that broke the contract"),
+            "TrialStreamFailureDlqUrl": (
+                flow.stream_failures.queue.queue_url,
+                "Stream batches that kept failing",
+            ),
+            "EnvironmentManagerFunctionName": (
+                flow.environments.function.function_name,
+                "Creates/deletes envs",
+            ),
+            "EnvironmentManagerFailureDlqUrl": (
+                flow.environments.failures.queue.queue_url,
+                "Failed env changes",
+            ),
+            "TrialsApiFunctionName": (flow.intake.function.function_name, "Trial intake Lambda"),
+            "TrialStreamFunctionName": (flow.stream.function.function_name, "Stream to events Lambda"),
+            "MetricsFunctionName": (flow.metrics.function.function_name, "The central metrics consumer"),
+            "MetricsLogGroupName": (flow.metrics.app_function.log_group.log_group_name, "Its EMF log lines"),
+        }
+        for key, (value, description) in outputs.items():
+            CfnOutput(self, key, value=value, description=description)
