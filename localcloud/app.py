@@ -24,6 +24,9 @@ class SyncOutcome:
     error: dict[str, Any] | None
 
 
+# Seconds: the floor of a Step Functions task timeout or heartbeat in fast mode.
+MIN_TASK_DEADLINE = 15.0
+
 # What CDK outputs for a REST API stage: https://{id}.execute-api.{region}.{suffix}/{stage}/
 EXECUTE_API_URL = re.compile(r"https://(?P<api>[a-z0-9]+)\.execute-api\.[^/]+/(?P<stage>[^/]+)/?")
 
@@ -140,7 +143,9 @@ class LocalCloud:
 
         # moto's Step Functions interpreter calls Lambda over HTTP on localhost:$MOTO_PORT.
         os.environ["MOTO_PORT"] = str(self.settings.port)
-        self.states = StepFunctionsEmulation(self.settings, self.trace)
+        # Fast mode shrinks task timeouts and heartbeats, but never below what a busy local queue
+        # needs to answer: a 5-minute payment heartbeat must not expire behind a burst of orders.
+        self.states = StepFunctionsEmulation(self.settings, self.trace, min_deadline=MIN_TASK_DEADLINE)
         self.states.install()
         self._stoppers.append(self.states.uninstall)
 

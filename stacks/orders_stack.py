@@ -37,9 +37,17 @@ class OrdersStack(Stack):
             "LedgerTableName": (flow.ledger.table_name, "Accounting ledger entries"),
             "InvoiceBucketName": (flow.invoices.bucket_name, "Invoices written by the fulfillment workflow"),
             "OrderWorkflowArn": (flow.workflow.state_machine.state_machine_arn, "The order workflow"),
+            "PrepareWorkflowArn": (
+                flow.workflow.prepare.state_machine_arn,
+                "Express: decision tree, reservation",
+            ),
             "FulfillmentWorkflowArn": (
-                flow.fulfillment.state_machine.state_machine_arn,
-                "The fulfillment workflow",
+                flow.workflow.fulfillment.state_machine_arn,
+                "Express: paid to completed",
+            ),
+            "CompensationWorkflowArn": (
+                flow.workflow.compensation.state_machine_arn,
+                "Express: release, refund",
             ),
             "PaymentQueueUrl": (flow.payment_queue.queue_url, "Charge requests for the payment service"),
             "PaymentDlqUrl": (

@@ -1,4 +1,9 @@
-"""The order workflow (Standard) and the fulfillment workflow (Express) it runs as a nested execution."""
+"""The order workflow: a short Standard parent that waits for payment, and Express children for the rest.
+
+Standard is billed per state transition and Express per run and duration, so the parent keeps only
+what needs Standard (a callback that may wait minutes, exactly-once state) and nests the steps that
+are idempotent and quick as Express workflows: prepare (decision tree + reservation), fulfill, and
+compensate. docs/cost.md has the numbers."""
 
 from __future__ import annotations
 
@@ -22,7 +27,7 @@ SOURCE = "myapp.orders"
 PAYMENT_HEARTBEAT = Duration.minutes(5)
 PAYMENT_TIMEOUT = Duration.minutes(15)
 ORDER_TIMEOUT = Duration.hours(1)
-FULFILLMENT_TIMEOUT = Duration.minutes(5)
+CHILD_TIMEOUT = Duration.minutes(5)
 
 DYNAMODB_TRANSIENT = [
     "DynamoDB.ProvisionedThroughputExceededException",
@@ -38,6 +43,10 @@ LAMBDA_TRANSIENT = [
     "Lambda.TooManyRequestsException",
 ]
 S3_TRANSIENT = ["S3.InternalError", "S3.SlowDown", "S3.ServiceUnavailable"]
+STEPFUNCTIONS_TRANSIENT = [
+    "StepFunctions.ExecutionLimitExceededException",
+    "StepFunctions.SdkClientException",
+]
 
 
 def retry_transient(task: sfn.TaskStateBase, errors: list[str]) -> sfn.TaskStateBase:
@@ -59,379 +68,41 @@ def state_machine_logs(
     )
 
 
-class FulfillmentWorkflow(Construct):
-    """Express: picks the order's lines, writes the invoice to S3, publishes OrderCompleted itself.
+class OrderSteps:
+    """Builds the steps the order workflows share: recording a status and announcing it."""
 
-    Express fits: every step is idempotent (Pass states, a deterministic invoice key, a completion
-    event whose consumers are idempotent) and the run ends in seconds.
-    """
+    def __init__(self, scope: Construct, *, bus: events.IEventBus, orders: dynamodb.ITable) -> None:
+        self._scope = scope
+        self._bus = bus
+        self._orders = orders
 
-    def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        bus: events.IEventBus,
-        invoices: s3.IBucket,
-        app_name: str,
-        log_retention_days: int,
-    ) -> None:
-        super().__init__(scope, construct_id)
-        invoice_key = "States.Format('invoices/{}.json', $.order.orderId)"
-        pick = sfn.Map(
-            self,
-            "PickLines",
-            items_path="$.order.lines",
-            item_selector={
-                "sku.$": "$$.Map.Item.Value.sku",
-                "quantity.$": "$$.Map.Item.Value.quantity",
-            },
-            result_path="$.picked",
-            max_concurrency=10,
-        ).item_processor(
-            sfn.Pass(
-                self, "PickLine", parameters={"sku.$": "$.sku", "quantity.$": "$.quantity", "picked": True}
-            )
-        )
-        write_invoice = retry_transient(
-            tasks.CallAwsService(
-                self,
-                "WriteInvoice",
-                service="s3",
-                action="putObject",
-                parameters={
-                    "Bucket": invoices.bucket_name,
-                    "Key.$": invoice_key,
-                    "Body.$": "States.JsonToString($.order)",
-                    "ContentType": "application/json",
-                },
-                iam_resources=[invoices.arn_for_objects("invoices/*")],
-                result_path=sfn.JsonPath.DISCARD,
-            ),
-            S3_TRANSIENT,
-        )
-        publish_completed = retry_transient(
+    def publish(self, name: str, entries: list[tuple[str, dict[str, Any]]]) -> sfn.TaskStateBase:
+        return retry_transient(
             tasks.EventBridgePutEvents(
-                self,
-                "PublishOrderCompleted",
+                self._scope,
+                name,
                 entries=[
                     tasks.EventBridgePutEventsEntry(
-                        event_bus=bus,
+                        event_bus=self._bus,
                         source=SOURCE,
-                        detail_type="OrderCompleted",
-                        detail=sfn.TaskInput.from_object(
-                            {
-                                "version": "1.0",
-                                "orderId": sfn.JsonPath.string_at("$.order.orderId"),
-                                "customerId": sfn.JsonPath.string_at("$.order.customerId"),
-                                "totalCents": sfn.JsonPath.number_at("$.order.totalCents"),
-                                "currency": sfn.JsonPath.string_at("$.order.currency"),
-                                "invoiceKey": sfn.JsonPath.format(
-                                    "invoices/{}.json", sfn.JsonPath.string_at("$.order.orderId")
-                                ),
-                            }
-                        ),
+                        detail_type=detail_type,
+                        detail=sfn.TaskInput.from_object(detail),
                     )
+                    for detail_type, detail in entries
                 ],
                 result_path=sfn.JsonPath.DISCARD,
             ),
             EVENTS_TRANSIENT,
         )
-        fulfillment_failed = sfn.Fail(
-            self,
-            "FulfillmentFailed",
-            error_path="$.error.Error",
-            cause_path="$.error.Cause",
-        )
-        for task in (write_invoice, publish_completed):
-            task.add_catch(fulfillment_failed, errors=["States.ALL"], result_path="$.error")
-        done = sfn.Pass(
-            self,
-            "Fulfilled",
-            parameters={
-                "invoiceKey": sfn.JsonPath.format(
-                    "invoices/{}.json", sfn.JsonPath.string_at("$.order.orderId")
-                )
-            },
-        )
-        self.log_group = state_machine_logs(
-            self, "Logs", app_name=app_name, name="fulfillment", days=log_retention_days
-        )
-        self.state_machine = sfn.StateMachine(
-            self,
-            "StateMachine",
-            state_machine_type=sfn.StateMachineType.EXPRESS,
-            definition_body=sfn.DefinitionBody.from_chainable(
-                pick.next(write_invoice).next(publish_completed).next(done)
-            ),
-            timeout=FULFILLMENT_TIMEOUT,
-            tracing_enabled=True,
-            logs=sfn.LogOptions(
-                destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True
-            ),
-        )
 
-
-class OrderWorkflow(Construct):
-    """Standard: customer decision tree, reservation, payment by task token, nested fulfillment,
-    and compensation (release, refund) with an OrderFailed event when anything fails."""
-
-    def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        bus: events.IEventBus,
-        orders: dynamodb.ITable,
-        customers: dynamodb.ITable,
-        inventory_fn: lambda_.IFunction,
-        refund_fn: lambda_.IFunction,
-        payment_queue: sqs.IQueue,
-        fulfillment: sfn.IStateMachine,
-        app_name: str,
-        log_retention_days: int,
-    ) -> None:
-        super().__init__(scope, construct_id)
-        self._bus = bus
-        self._orders = orders
-        order_id = sfn.JsonPath.string_at("$.order.orderId")
-
-        start = sfn.Pass(self, "ReadOrder", parameters={"order.$": "$.detail"})
-        get_customer = retry_transient(
-            tasks.DynamoGetItem(
-                self,
-                "GetCustomer",
-                table=customers,
-                key={
-                    "customerId": tasks.DynamoAttributeValue.from_string(
-                        sfn.JsonPath.string_at("$.order.customerId")
-                    )
-                },
-                result_path="$.customer",
-            ),
-            DYNAMODB_TRANSIENT,
-        )
-
-        # Compensation: release whatever was reserved, refund whatever was charged, say so.
-        release = retry_transient(
-            tasks.LambdaInvoke(
-                self,
-                "ReleaseInventory",
-                lambda_function=inventory_fn,
-                payload=sfn.TaskInput.from_object(
-                    {"action": "release", "orderId": order_id, "lines": sfn.JsonPath.list_at("$.order.lines")}
-                ),
-                result_path=sfn.JsonPath.DISCARD,
-                retry_on_service_exceptions=False,
-            ),
-            LAMBDA_TRANSIENT,
-        )
-        refund = retry_transient(
-            tasks.LambdaInvoke(
-                self,
-                "Refund",
-                lambda_function=refund_fn,
-                payload=sfn.TaskInput.from_object({"orderId": order_id}),
-                result_selector={
-                    "refunded.$": "$.Payload.refunded",
-                    "refundedCents.$": "$.Payload.refundedCents",
-                },
-                result_path="$.refund",
-                retry_on_service_exceptions=False,
-            ),
-            LAMBDA_TRANSIENT,
-        )
-        compensation_failed = sfn.Fail(
-            self,
-            "CompensationFailed",
-            error="CompensationFailed",
-            cause="Releasing or refunding the order failed",
-        )
-        for step in (release, refund):
-            step.add_catch(compensation_failed, errors=["States.ALL"], result_path="$.compensationError")
-        failed = self._set_status(
-            "Failed",
-            "FAILED",
-            reason=sfn.JsonPath.string_at("$.error.Error"),
-            also=[
-                (
-                    "OrderFailed",
-                    {
-                        "version": "1.0",
-                        "orderId": order_id,
-                        "customerId": sfn.JsonPath.string_at("$.order.customerId"),
-                        "reason": sfn.JsonPath.string_at("$.error.Error"),
-                        "refunded": sfn.JsonPath.string_at("$.refund.refunded"),
-                        "refundedCents": sfn.JsonPath.number_at("$.refund.refundedCents"),
-                    },
-                )
-            ],
-        )
-        compensate = release.next(refund).next(failed).next(sfn.Succeed(self, "OrderFailedHandled"))
-
-        def rejected(name: str, reason: str) -> sfn.IChainable:
-            return self._set_status(
-                f"Rejected{name}",
-                "REJECTED",
-                reason=reason,
-                also=[
-                    (
-                        "OrderRejected",
-                        {
-                            "version": "1.0",
-                            "orderId": order_id,
-                            "customerId": sfn.JsonPath.string_at("$.order.customerId"),
-                            "reason": reason,
-                        },
-                    )
-                ],
-            ).next(sfn.Succeed(self, f"Rejected{name}Handled"))
-
-        reserve = retry_transient(
-            tasks.LambdaInvoke(
-                self,
-                "ReserveInventory",
-                lambda_function=inventory_fn,
-                payload=sfn.TaskInput.from_object(
-                    {"action": "reserve", "orderId": order_id, "lines": sfn.JsonPath.list_at("$.order.lines")}
-                ),
-                result_path=sfn.JsonPath.DISCARD,
-                retry_on_service_exceptions=False,
-            ),
-            LAMBDA_TRANSIENT,
-        )
-        reserve.add_catch(
-            rejected("OutOfStock", "out of stock"), errors=["OutOfStock"], result_path="$.error"
-        )
-        reserve.add_catch(compensate, errors=["States.ALL"], result_path="$.error")
-
-        pay = tasks.SqsSendMessage(
-            self,
-            "RequestPayment",
-            queue=payment_queue,
-            integration_pattern=sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
-            message_body=sfn.TaskInput.from_object(
-                {
-                    "taskToken": sfn.JsonPath.task_token,
-                    "orderId": order_id,
-                    "amountCents": sfn.JsonPath.number_at("$.order.totalCents"),
-                    "currency": sfn.JsonPath.string_at("$.order.currency"),
-                    "paymentToken": sfn.JsonPath.string_at("$.order.paymentToken"),
-                    "attempt": sfn.JsonPath.number_at("$$.State.RetryCount"),
-                }
-            ),
-            heartbeat_timeout=sfn.Timeout.duration(PAYMENT_HEARTBEAT),
-            task_timeout=sfn.Timeout.duration(PAYMENT_TIMEOUT),
-            result_path="$.payment",
-        )
-        # A transient provider failure is retried here, with a fresh message and token each time.
-        pay.add_retry(
-            errors=["PaymentTransientError"], interval=Duration.seconds(2), max_attempts=3, backoff_rate=2
-        )
-        retry_transient(pay, ["SQS.SdkClientException", "SQS.AmazonSQSException"])
-        pay.add_catch(compensate, errors=["States.ALL"], result_path="$.error")
-
-        fulfill = tasks.StepFunctionsStartExecution(
-            self,
-            "Fulfill",
-            state_machine=fulfillment,
-            integration_pattern=sfn.IntegrationPattern.RUN_JOB,
-            input=sfn.TaskInput.from_object(
-                {"order": sfn.JsonPath.object_at("$.order"), "payment": sfn.JsonPath.object_at("$.payment")}
-            ),
-            result_selector={"invoiceKey.$": "$.Output.invoiceKey"},
-            result_path="$.fulfillment",
-        )
-        retry_transient(
-            fulfill, ["StepFunctions.ExecutionLimitExceededException", "StepFunctions.SdkClientException"]
-        )
-        fulfill.add_catch(compensate, errors=["States.ALL"], result_path="$.error")
-
-        count_order = retry_transient(
-            tasks.DynamoUpdateItem(
-                self,
-                "CountCustomerOrder",
-                table=customers,
-                key={
-                    "customerId": tasks.DynamoAttributeValue.from_string(
-                        sfn.JsonPath.string_at("$.order.customerId")
-                    )
-                },
-                update_expression="ADD orderCount :one",
-                expression_attribute_values={":one": tasks.DynamoAttributeValue.from_number(1)},
-                result_path=sfn.JsonPath.DISCARD,
-            ),
-            DYNAMODB_TRANSIENT,
-        )
-        count_order.add_catch(compensate, errors=["States.ALL"], result_path="$.error")
-
-        decide = (
-            sfn.Choice(self, "CustomerStatus")
-            .when(
-                sfn.Condition.and_(
-                    sfn.Condition.is_present("$.customer.Item.blocked.BOOL"),
-                    sfn.Condition.boolean_equals("$.customer.Item.blocked.BOOL", True),
-                ),
-                rejected("Blocked", "customer is blocked"),
-            )
-            .when(
-                sfn.Condition.is_present("$.customer.Item"),
-                sfn.Pass(
-                    self,
-                    "Returning",
-                    result=sfn.Result.from_string("RETURNING"),
-                    result_path="$.customerStatus",
-                ),
-            )
-            .otherwise(
-                sfn.Pass(self, "New", result=sfn.Result.from_string("NEW"), result_path="$.customerStatus")
-            )
-            .afterwards()
-        )
-        get_customer.add_catch(compensate, errors=["States.ALL"], result_path="$.error")
-
-        definition = (
-            start.next(get_customer)
-            .next(decide)
-            .next(reserve)
-            .next(self._set_status("Reserved", "RESERVED", catch=compensate))
-            .next(pay)
-            .next(self._set_status("Paid", "PAID", catch=compensate))
-            .next(fulfill)
-            .next(count_order)
-            .next(
-                self._set_status(
-                    "Completed",
-                    "COMPLETED",
-                    catch=compensate,
-                    extra_update=("invoiceKey", sfn.JsonPath.string_at("$.fulfillment.invoiceKey")),
-                )
-            )
-            .next(sfn.Succeed(self, "OrderCompletedHandled"))
-        )
-        self.log_group = state_machine_logs(
-            self, "Logs", app_name=app_name, name="orders", days=log_retention_days
-        )
-        self.state_machine = sfn.StateMachine(
-            self,
-            "StateMachine",
-            state_machine_type=sfn.StateMachineType.STANDARD,
-            definition_body=sfn.DefinitionBody.from_chainable(definition),
-            timeout=ORDER_TIMEOUT,
-            tracing_enabled=True,
-            logs=sfn.LogOptions(
-                destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True
-            ),
-        )
-
-    def _set_status(
+    def set_status(
         self,
         name: str,
         status: str,
         *,
+        on_error: sfn.IChainable,
         reason: str | None = None,
         also: list[tuple[str, dict[str, Any]]] | None = None,
-        catch: sfn.IChainable | None = None,
         extra_update: tuple[str, str] | None = None,
     ) -> sfn.Chain:
         """Records the order's status and publishes OrderStatusChanged (plus any outcome event)."""
@@ -452,7 +123,7 @@ class OrderWorkflow(Construct):
             expression += f", {attribute} = :extra"
         update = retry_transient(
             tasks.DynamoUpdateItem(
-                self,
+                self._scope,
                 f"Set{name}",
                 table=self._orders,
                 key={"orderId": tasks.DynamoAttributeValue.from_string(order_id)},
@@ -472,25 +143,390 @@ class OrderWorkflow(Construct):
         }
         if reason is not None:
             changed["reason"] = reason
-        entries = [
-            tasks.EventBridgePutEventsEntry(
-                event_bus=self._bus,
-                source=SOURCE,
-                detail_type=detail_type,
-                detail=sfn.TaskInput.from_object(detail),
-            )
-            for detail_type, detail in [("OrderStatusChanged", changed), *(also or [])]
-        ]
-        publish = retry_transient(
-            tasks.EventBridgePutEvents(
-                self, f"Publish{name}", entries=entries, result_path=sfn.JsonPath.DISCARD
-            ),
-            EVENTS_TRANSIENT,
-        )
-        # On the failure path itself there is nothing left to compensate: fail visibly instead.
-        handler = catch or sfn.Fail(
-            self, f"{name}NotRecorded", error="StatusNotRecorded", cause=f"Could not record status {status}"
-        )
-        update.add_catch(handler, errors=["States.ALL"], result_path="$.error" if catch else "$.statusError")
-        publish.add_catch(handler, errors=["States.ALL"], result_path="$.error" if catch else "$.statusError")
+        publish = self.publish(f"Publish{name}", [("OrderStatusChanged", changed), *(also or [])])
+        for task in (update, publish):
+            task.add_catch(on_error, errors=["States.ALL"], result_path="$.error")
         return update.next(publish)
+
+
+def express(
+    scope: Construct, construct_id: str, *, definition: sfn.IChainable, app_name: str, name: str, days: int
+) -> sfn.StateMachine:
+    """An Express child workflow: short, idempotent steps, logged in full and traced."""
+    log_group = state_machine_logs(scope, f"{construct_id}Logs", app_name=app_name, name=name, days=days)
+    return sfn.StateMachine(
+        scope,
+        construct_id,
+        state_machine_type=sfn.StateMachineType.EXPRESS,
+        definition_body=sfn.DefinitionBody.from_chainable(definition),
+        timeout=CHILD_TIMEOUT,
+        tracing_enabled=True,
+        logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
+    )
+
+
+def failed_state(scope: Construct, name: str) -> sfn.Fail:
+    """Ends a child with the error that stopped it, so the parent's Catch sees why."""
+    return sfn.Fail(scope, name, error_path="$.error.Error", cause_path="$.error.Cause")
+
+
+class OrderWorkflow(Construct):
+    """Standard parent: prepare → payment by task token → fulfill, compensating on any failure."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        bus: events.IEventBus,
+        orders: dynamodb.ITable,
+        customers: dynamodb.ITable,
+        inventory_fn: lambda_.IFunction,
+        refund_fn: lambda_.IFunction,
+        payment_queue: sqs.IQueue,
+        invoices: s3.IBucket,
+        app_name: str,
+        log_retention_days: int,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self._app_name = app_name
+        self._days = log_retention_days
+        self._customers = customers
+        self._inventory_fn = inventory_fn
+        self._refund_fn = refund_fn
+        self._invoices = invoices
+        self._steps = OrderSteps(self, bus=bus, orders=orders)
+        self.prepare = self._prepare_workflow()
+        self.fulfillment = self._fulfillment_workflow()
+        self.compensation = self._compensation_workflow()
+
+        def run(name: str, child: sfn.IStateMachine, result_path: str) -> tasks.StepFunctionsStartExecution:
+            task = tasks.StepFunctionsStartExecution(
+                self,
+                name,
+                state_machine=child,
+                integration_pattern=sfn.IntegrationPattern.RUN_JOB,
+                input=sfn.TaskInput.from_object(
+                    {"order": sfn.JsonPath.object_at("$.order"), "error": sfn.JsonPath.object_at("$.error")}
+                    if name == "Compensate"
+                    else {"order": sfn.JsonPath.object_at("$.order")}
+                ),
+                result_selector={"output.$": "$.Output"},
+                result_path=result_path,
+            )
+            retry_transient(task, STEPFUNCTIONS_TRANSIENT)
+            return task
+
+        compensate = run("Compensate", self.compensation, "$.compensation")
+        compensate.add_catch(
+            sfn.Fail(
+                self, "CompensationFailed", error="CompensationFailed", cause="Release or refund failed"
+            ),
+            errors=["States.ALL"],
+            result_path="$.compensationError",
+        )
+        compensated = compensate.next(sfn.Succeed(self, "OrderFailedHandled"))
+
+        prepare = run("Prepare", self.prepare, "$.prepared")
+        prepare.add_catch(compensated, errors=["States.ALL"], result_path="$.error")
+        pay = tasks.SqsSendMessage(
+            self,
+            "RequestPayment",
+            queue=payment_queue,
+            integration_pattern=sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+            message_body=sfn.TaskInput.from_object(
+                {
+                    "taskToken": sfn.JsonPath.task_token,
+                    "orderId": sfn.JsonPath.string_at("$.order.orderId"),
+                    "amountCents": sfn.JsonPath.number_at("$.order.totalCents"),
+                    "currency": sfn.JsonPath.string_at("$.order.currency"),
+                    "paymentToken": sfn.JsonPath.string_at("$.order.paymentToken"),
+                    "attempt": sfn.JsonPath.number_at("$$.State.RetryCount"),
+                }
+            ),
+            heartbeat_timeout=sfn.Timeout.duration(PAYMENT_HEARTBEAT),
+            task_timeout=sfn.Timeout.duration(PAYMENT_TIMEOUT),
+            result_path="$.payment",
+        )
+        # A transient provider failure is retried here, with a fresh message and token each time.
+        pay.add_retry(
+            errors=["PaymentTransientError"], interval=Duration.seconds(2), max_attempts=3, backoff_rate=2
+        )
+        retry_transient(pay, ["SQS.SdkClientException", "SQS.AmazonSQSException"])
+        pay.add_catch(compensated, errors=["States.ALL"], result_path="$.error")
+        fulfill = run("Fulfill", self.fulfillment, "$.fulfillment")
+        fulfill.add_catch(compensated, errors=["States.ALL"], result_path="$.error")
+
+        definition = (
+            sfn.Pass(self, "ReadOrder", parameters={"order.$": "$.detail"})
+            .next(prepare)
+            .next(
+                sfn.Choice(self, "Prepared")
+                .when(
+                    sfn.Condition.string_equals("$.prepared.output.outcome", "REJECTED"),
+                    sfn.Succeed(self, "OrderRejectedHandled"),
+                )
+                .otherwise(pay.next(fulfill).next(sfn.Succeed(self, "OrderCompletedHandled")))
+            )
+        )
+        self.log_group = state_machine_logs(
+            self, "Logs", app_name=app_name, name="orders", days=log_retention_days
+        )
+        self.state_machine = sfn.StateMachine(
+            self,
+            "StateMachine",
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            definition_body=sfn.DefinitionBody.from_chainable(definition),
+            timeout=ORDER_TIMEOUT,
+            tracing_enabled=True,
+            logs=sfn.LogOptions(
+                destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True
+            ),
+        )
+
+    def _rejected(self, name: str, reason: str, failed: sfn.IChainable) -> sfn.IChainable:
+        order_id = sfn.JsonPath.string_at("$.order.orderId")
+        return self._steps.set_status(
+            f"Rejected{name}",
+            "REJECTED",
+            reason=reason,
+            on_error=failed,
+            also=[
+                (
+                    "OrderRejected",
+                    {
+                        "version": "1.0",
+                        "orderId": order_id,
+                        "customerId": sfn.JsonPath.string_at("$.order.customerId"),
+                        "reason": reason,
+                    },
+                )
+            ],
+        ).next(sfn.Pass(self, f"Rejected{name}Outcome", parameters={"outcome": "REJECTED", "reason": reason}))
+
+    def _prepare_workflow(self) -> sfn.StateMachine:
+        """Express: the customer decision tree, then the stock reservation."""
+        failed = failed_state(self, "PrepareFailed")
+        customer_key = {
+            "customerId": tasks.DynamoAttributeValue.from_string(sfn.JsonPath.string_at("$.order.customerId"))
+        }
+        get_customer = retry_transient(
+            tasks.DynamoGetItem(
+                self, "GetCustomer", table=self._customers, key=customer_key, result_path="$.customer"
+            ),
+            DYNAMODB_TRANSIENT,
+        )
+        get_customer.add_catch(failed, errors=["States.ALL"], result_path="$.error")
+        reserve = retry_transient(
+            tasks.LambdaInvoke(
+                self,
+                "ReserveInventory",
+                lambda_function=self._inventory_fn,
+                payload=sfn.TaskInput.from_object(
+                    {
+                        "action": "reserve",
+                        "orderId": sfn.JsonPath.string_at("$.order.orderId"),
+                        "lines": sfn.JsonPath.list_at("$.order.lines"),
+                    }
+                ),
+                result_path=sfn.JsonPath.DISCARD,
+                retry_on_service_exceptions=False,
+            ),
+            LAMBDA_TRANSIENT,
+        )
+        reserve.add_catch(
+            self._rejected("OutOfStock", "out of stock", failed), errors=["OutOfStock"], result_path="$.error"
+        )
+        reserve.add_catch(failed, errors=["States.ALL"], result_path="$.error")
+        reserved = self._steps.set_status("Reserved", "RESERVED", on_error=failed).next(
+            sfn.Pass(self, "ReservedOutcome", parameters={"outcome": "RESERVED"})
+        )
+        decide = (
+            sfn.Choice(self, "CustomerStatus")
+            .when(
+                sfn.Condition.and_(
+                    sfn.Condition.is_present("$.customer.Item.blocked.BOOL"),
+                    sfn.Condition.boolean_equals("$.customer.Item.blocked.BOOL", True),
+                ),
+                self._rejected("Blocked", "customer is blocked", failed),
+            )
+            .when(
+                sfn.Condition.is_present("$.customer.Item"),
+                sfn.Pass(
+                    self,
+                    "Returning",
+                    result=sfn.Result.from_string("RETURNING"),
+                    result_path="$.customerStatus",
+                ),
+            )
+            .otherwise(
+                sfn.Pass(self, "New", result=sfn.Result.from_string("NEW"), result_path="$.customerStatus")
+            )
+            .afterwards()
+        )
+        return express(
+            self,
+            "PrepareWorkflow",
+            definition=get_customer.next(decide).next(reserve).next(reserved),
+            app_name=self._app_name,
+            name="order-prepare",
+            days=self._days,
+        )
+
+    def _fulfillment_workflow(self) -> sfn.StateMachine:
+        """Express: paid → pick the lines → invoice in S3 → OrderCompleted, published by the workflow."""
+        failed = failed_state(self, "FulfillmentFailed")
+        order_id = sfn.JsonPath.string_at("$.order.orderId")
+        invoice_key = sfn.JsonPath.format("invoices/{}.json", order_id)
+        pick = sfn.Map(
+            self,
+            "PickLines",
+            items_path="$.order.lines",
+            item_selector={"sku.$": "$$.Map.Item.Value.sku", "quantity.$": "$$.Map.Item.Value.quantity"},
+            result_path="$.picked",
+            max_concurrency=10,
+        ).item_processor(
+            sfn.Pass(
+                self, "PickLine", parameters={"sku.$": "$.sku", "quantity.$": "$.quantity", "picked": True}
+            )
+        )
+        write_invoice = retry_transient(
+            tasks.CallAwsService(
+                self,
+                "WriteInvoice",
+                service="s3",
+                action="putObject",
+                parameters={
+                    "Bucket": self._invoices.bucket_name,
+                    "Key": invoice_key,
+                    "Body.$": "States.JsonToString($.order)",
+                    "ContentType": "application/json",
+                },
+                iam_resources=[self._invoices.arn_for_objects("invoices/*")],
+                result_path=sfn.JsonPath.DISCARD,
+            ),
+            S3_TRANSIENT,
+        )
+        publish_completed = self._steps.publish(
+            "PublishOrderCompleted",
+            [
+                (
+                    "OrderCompleted",
+                    {
+                        "version": "1.0",
+                        "orderId": order_id,
+                        "customerId": sfn.JsonPath.string_at("$.order.customerId"),
+                        "totalCents": sfn.JsonPath.number_at("$.order.totalCents"),
+                        "currency": sfn.JsonPath.string_at("$.order.currency"),
+                        "invoiceKey": invoice_key,
+                    },
+                )
+            ],
+        )
+        count_order = retry_transient(
+            tasks.DynamoUpdateItem(
+                self,
+                "CountCustomerOrder",
+                table=self._customers,
+                key={
+                    "customerId": tasks.DynamoAttributeValue.from_string(
+                        sfn.JsonPath.string_at("$.order.customerId")
+                    )
+                },
+                update_expression="ADD orderCount :one",
+                expression_attribute_values={":one": tasks.DynamoAttributeValue.from_number(1)},
+                result_path=sfn.JsonPath.DISCARD,
+            ),
+            DYNAMODB_TRANSIENT,
+        )
+        for task in (write_invoice, publish_completed, count_order):
+            task.add_catch(failed, errors=["States.ALL"], result_path="$.error")
+        definition = (
+            self._steps.set_status("Paid", "PAID", on_error=failed)
+            .next(pick)
+            .next(write_invoice)
+            .next(publish_completed)
+            .next(count_order)
+            .next(
+                self._steps.set_status(
+                    "Completed", "COMPLETED", on_error=failed, extra_update=("invoiceKey", invoice_key)
+                )
+            )
+            .next(sfn.Pass(self, "Fulfilled", parameters={"invoiceKey": invoice_key}))
+        )
+        return express(
+            self,
+            "Fulfillment",
+            definition=definition,
+            app_name=self._app_name,
+            name="fulfillment",
+            days=self._days,
+        )
+
+    def _compensation_workflow(self) -> sfn.StateMachine:
+        """Express: release the reservation, refund any charge, record FAILED and publish OrderFailed."""
+        failed = failed_state(self, "CompensationStepFailed")
+        order_id = sfn.JsonPath.string_at("$.order.orderId")
+        release = retry_transient(
+            tasks.LambdaInvoke(
+                self,
+                "ReleaseInventory",
+                lambda_function=self._inventory_fn,
+                payload=sfn.TaskInput.from_object(
+                    {"action": "release", "orderId": order_id, "lines": sfn.JsonPath.list_at("$.order.lines")}
+                ),
+                result_path=sfn.JsonPath.DISCARD,
+                retry_on_service_exceptions=False,
+            ),
+            LAMBDA_TRANSIENT,
+        )
+        refund = retry_transient(
+            tasks.LambdaInvoke(
+                self,
+                "Refund",
+                lambda_function=self._refund_fn,
+                payload=sfn.TaskInput.from_object({"orderId": order_id}),
+                result_selector={
+                    "refunded.$": "$.Payload.refunded",
+                    "refundedCents.$": "$.Payload.refundedCents",
+                },
+                result_path="$.refund",
+                retry_on_service_exceptions=False,
+            ),
+            LAMBDA_TRANSIENT,
+        )
+        for task in (release, refund):
+            task.add_catch(failed, errors=["States.ALL"], result_path="$.error")
+        reason = sfn.JsonPath.string_at("$.error.Error")
+        record = self._steps.set_status(
+            "Failed",
+            "FAILED",
+            reason=reason,
+            on_error=failed,
+            also=[
+                (
+                    "OrderFailed",
+                    {
+                        "version": "1.0",
+                        "orderId": order_id,
+                        "customerId": sfn.JsonPath.string_at("$.order.customerId"),
+                        "reason": reason,
+                        "refunded": sfn.JsonPath.string_at("$.refund.refunded"),
+                        "refundedCents": sfn.JsonPath.number_at("$.refund.refundedCents"),
+                    },
+                )
+            ],
+        )
+        definition = (
+            release.next(refund)
+            .next(record)
+            .next(sfn.Pass(self, "Compensated", parameters={"outcome": "FAILED"}))
+        )
+        return express(
+            self,
+            "Compensation",
+            definition=definition,
+            app_name=self._app_name,
+            name="compensation",
+            days=self._days,
+        )

@@ -22,7 +22,7 @@ from stacks.constructs.event_route import TARGET_MAX_EVENT_AGE, DefaultBusForwar
 from stacks.constructs.idempotency_table import IdempotencyTable
 from stacks.constructs.lambda_function import ASYNC_MAX_EVENT_AGE, AppFunction, FunctionDefaults
 from stacks.constructs.nag import acknowledge_wildcards, logical_id
-from stacks.constructs.order_workflows import FulfillmentWorkflow, OrderWorkflow
+from stacks.constructs.order_workflows import OrderWorkflow
 
 SOURCE = "myapp.orders"
 PAYMENT_TIMEOUT = Duration.seconds(30)
@@ -181,14 +181,6 @@ class OrderFlow(Construct):
                 "execution history and CloudTrail; server access logs would add a bucket and no insight.",
             )
         )
-        self.fulfillment = FulfillmentWorkflow(
-            self,
-            "Fulfillment",
-            bus=bus,
-            invoices=self.invoices,
-            app_name=app_name,
-            log_retention_days=log_retention_days,
-        )
         self.workflow = OrderWorkflow(
             self,
             "Workflow",
@@ -198,31 +190,43 @@ class OrderFlow(Construct):
             inventory_fn=self.inventory_fn.function,
             refund_fn=self.refund_fn.function,
             payment_queue=self.payment_queue,
-            fulfillment=self.fulfillment.state_machine,
+            invoices=self.invoices,
             app_name=app_name,
             log_retention_days=log_retention_days,
         )
         self.workflow.state_machine.grant_task_response(self.payment.function)
+        workflow = self.workflow
+        log_delivery = "Log delivery and X-Ray accept no resource-level permissions (Resource '*')."
         acknowledge_wildcards(
-            self.workflow.state_machine.role,
-            reason="Log delivery and X-Ray accept no resource-level permissions; LambdaInvoke grants the "
-            "inventory and refund functions with their versions (`:*`); the nested .sync run needs "
-            "DescribeExecution/StopExecution on the fulfillment workflow's executions.",
+            workflow.state_machine.role,
+            reason=f"{log_delivery} Nested .sync runs need DescribeExecution/StopExecution on the child "
+            "workflows' executions (`<child>*`).",
+            resources=["*"]
+            + [
+                "arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:"
+                '{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"' + logical_id(child) + '"}]}]}*'
+                for child in (workflow.prepare, workflow.fulfillment, workflow.compensation)
+            ],
+        )
+        acknowledge_wildcards(
+            workflow.prepare.role,
+            reason=f"{log_delivery} LambdaInvoke grants the inventory function with its versions (`:*`).",
+            resources=["*", f"<{logical_id(self.inventory_fn.function)}.Arn>:*"],
+        )
+        acknowledge_wildcards(
+            workflow.fulfillment.role,
+            reason=f"{log_delivery} Invoices are one object per order under invoices/.",
+            resources=["*", f"<{logical_id(self.invoices)}.Arn>/invoices/*"],
+        )
+        acknowledge_wildcards(
+            workflow.compensation.role,
+            reason=f"{log_delivery} LambdaInvoke grants the inventory and refund functions with their "
+            "versions (`:*`).",
             resources=[
                 "*",
                 f"<{logical_id(self.inventory_fn.function)}.Arn>:*",
                 f"<{logical_id(self.refund_fn.function)}.Arn>:*",
-                "arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:"
-                '{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"'
-                + logical_id(self.fulfillment.state_machine)
-                + '"}]}]}*',
             ],
-        )
-        acknowledge_wildcards(
-            self.fulfillment.state_machine.role,
-            reason="Log delivery and X-Ray accept no resource-level permissions; invoices are one object "
-            "per order under invoices/, so the grant is on that prefix.",
-            resources=["*", f"<{logical_id(self.invoices)}.Arn>/invoices/*"],
         )
 
         self.started_by = EventRoute(

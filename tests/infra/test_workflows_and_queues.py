@@ -96,14 +96,30 @@ def test_p22_express_only_for_short_idempotent_workflows(templates: Templates) -
     assert set(types.values()) == {"EXPRESS", "STANDARD"}
 
 
-def test_the_order_workflow_runs_fulfillment_nested_and_waits_for_payment(templates: Templates) -> None:
-    [(_, _, asl)] = [m for m in state_machines(templates) if "Workflow" in m[0]]
-    resources_used = {state.get("Resource") for _, state in all_states(asl)}
-    assert "arn:TOKEN:states:::states:startExecution.sync:2" in resources_used
-    assert "arn:TOKEN:states:::sqs:sendMessage.waitForTaskToken" in resources_used
-    assert "arn:TOKEN:states:::events:putEvents" in resources_used
-    choices = [s for _, s in all_states(asl) if s["Type"] == "Choice"]
-    assert choices, "the customer decision tree is a Choice state"
+def test_the_order_workflow_is_a_short_standard_parent_over_express_children(templates: Templates) -> None:
+    machines = {i: (p.get("StateMachineType", "STANDARD"), asl) for i, p, asl in state_machines(templates)}
+    [parent] = [asl for i, (kind, asl) in machines.items() if "OrdersWorkflowStateMachine" in i]
+    resources_used = [s.get("Resource") for _, s in all_states(parent) if s["Type"] == "Task"]
+    # Only what needs Standard stays in it: the payment callback and the nested runs.
+    assert sorted(resources_used) == sorted(
+        ["arn:TOKEN:states:::sqs:sendMessage.waitForTaskToken"]
+        + ["arn:TOKEN:states:::states:startExecution.sync:2"] * 3
+    )
+    children = {
+        name: machines[i]
+        for i in machines
+        for name in ("Prepare", "Fulfillment", "Compensation")
+        if name in i
+    }
+    assert {kind for kind, _ in children.values()} == {"EXPRESS"}
+    _, prepare = children["Prepare"]
+    assert any(s["Type"] == "Choice" for _, s in all_states(prepare)), "the customer decision tree"
+    _, fulfillment = children["Fulfillment"]
+    assert any(s["Type"] == "Map" for _, s in all_states(fulfillment)), "the order's lines"
+    published = [
+        s for _, s in all_states(fulfillment) if s.get("Resource") == "arn:TOKEN:states:::events:putEvents"
+    ]
+    assert any("OrderCompleted" in json.dumps(s) for s in published), "OrderCompleted comes from the workflow"
 
 
 def test_p23_eventbridge_starts_a_workflow_with_a_role_scoped_to_it(templates: Templates) -> None:
