@@ -166,8 +166,11 @@ def express(
 
 
 def failed_state(scope: Construct, name: str) -> sfn.Fail:
-    """Ends a child with the error that stopped it, so the parent's Catch sees why."""
-    return sfn.Fail(scope, name, error_path="$.error.Error", cause_path="$.error.Cause")
+    """Ends a child with the cause of the error that stopped it, so the parent's Catch sees why.
+
+    The error name is the state's own: a Fail state may not raise a `States.*` name itself.
+    """
+    return sfn.Fail(scope, name, error=name, cause_path="$.error.Cause")
 
 
 class OrderWorkflow(Construct):
@@ -302,7 +305,11 @@ class OrderWorkflow(Construct):
                     },
                 )
             ],
-        ).next(sfn.Pass(self, f"Rejected{name}Outcome", parameters={"outcome": "REJECTED", "reason": reason}))
+        ).next(
+            sfn.Pass(
+                self, f"Rejected{name}Outcome", parameters={"outcome": "REJECTED", "reason": reason}
+            ).next(sfn.Succeed(self, f"Rejected{name}Done"))
+        )
 
     def _prepare_workflow(self) -> sfn.StateMachine:
         """Express: the customer decision tree, then the stock reservation."""
@@ -399,7 +406,8 @@ class OrderWorkflow(Construct):
                 parameters={
                     "Bucket": self._invoices.bucket_name,
                     "Key": invoice_key,
-                    "Body.$": "States.JsonToString($.order)",
+                    # The invoice: the order without its payment token.
+                    "Body.$": "States.JsonToString($.invoice)",
                     "ContentType": "application/json",
                 },
                 iam_resources=[self._invoices.arn_for_objects("invoices/*")],
@@ -441,9 +449,19 @@ class OrderWorkflow(Construct):
         )
         for task in (write_invoice, publish_completed, count_order):
             task.add_catch(failed, errors=["States.ALL"], result_path="$.error")
+        build_invoice = sfn.Pass(
+            self,
+            "BuildInvoice",
+            parameters={
+                field: sfn.JsonPath.string_at(f"$.order.{field}")
+                for field in ("orderId", "customerId", "lines", "currency", "totalCents", "placedAt")
+            },
+            result_path="$.invoice",
+        )
         definition = (
             self._steps.set_status("Paid", "PAID", on_error=failed)
             .next(pick)
+            .next(build_invoice)
             .next(write_invoice)
             .next(publish_completed)
             .next(count_order)
@@ -513,6 +531,7 @@ class OrderWorkflow(Construct):
                         "reason": reason,
                         "refunded": sfn.JsonPath.string_at("$.refund.refunded"),
                         "refundedCents": sfn.JsonPath.number_at("$.refund.refundedCents"),
+                        "currency": sfn.JsonPath.string_at("$.order.currency"),
                     },
                 )
             ],

@@ -4,10 +4,27 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
+from shared.contracts.orders import (
+    OrderCompleted,
+    OrderFailed,
+    OrderPlaced,
+    OrderRejected,
+    OrderStatusChanged,
+)
+from shared.contracts.trials import TrialAssigned, TrialAssignmentFailed, TrialExpired, TrialRequested
 from shared.contracts.user_signup import UserSignup
 
 CONTRACTS: dict[tuple[str, str], type[BaseModel]] = {
     (UserSignup.SOURCE, UserSignup.DETAIL_TYPE): UserSignup,
+    (OrderPlaced.SOURCE, OrderPlaced.DETAIL_TYPE): OrderPlaced,
+    (OrderStatusChanged.SOURCE, OrderStatusChanged.DETAIL_TYPE): OrderStatusChanged,
+    (OrderRejected.SOURCE, OrderRejected.DETAIL_TYPE): OrderRejected,
+    (OrderFailed.SOURCE, OrderFailed.DETAIL_TYPE): OrderFailed,
+    (OrderCompleted.SOURCE, OrderCompleted.DETAIL_TYPE): OrderCompleted,
+    (TrialRequested.SOURCE, TrialRequested.DETAIL_TYPE): TrialRequested,
+    (TrialAssigned.SOURCE, TrialAssigned.DETAIL_TYPE): TrialAssigned,
+    (TrialAssignmentFailed.SOURCE, TrialAssignmentFailed.DETAIL_TYPE): TrialAssignmentFailed,
+    (TrialExpired.SOURCE, TrialExpired.DETAIL_TYPE): TrialExpired,
 }
 
 

@@ -1,0 +1,46 @@
+"""Lambda entry point, invoked by the order workflow's compensation: refund the order's charge, once."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from payment.adapters import DynamoDBPayments
+from payment.provider import SimulatedPaymentProvider
+from payment.service import InvalidRefundRequest, parse_refund_request, refund_order
+from shared.clock import utc_now
+
+logger = Logger()
+metrics = Metrics()
+
+
+@lru_cache(maxsize=1)
+def provider() -> SimulatedPaymentProvider:
+    return SimulatedPaymentProvider(limit_cents=int(os.environ.get("PAYMENT_LIMIT_CENTS", "100000")))
+
+
+@lru_cache(maxsize=1)
+def records() -> DynamoDBPayments:
+    return DynamoDBPayments(boto3.client("dynamodb"), table_name=os.environ["PAYMENTS_TABLE_NAME"])
+
+
+@logger.inject_lambda_context(correlation_id_path="orderId")
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    try:
+        request = parse_refund_request(event)
+    except InvalidRefundRequest:
+        # Raised: the workflow's compensation stops at CompensationFailed, with this message as the cause.
+        metrics.add_metric(name="InvalidRefundRequests", unit=MetricUnit.Count, value=1)
+        raise
+    result = refund_order(request, provider=provider(), records=records(), now=utc_now)
+    if result["refunded"]:
+        metrics.add_metric(name="PaymentsRefunded", unit=MetricUnit.Count, value=1)
+    logger.info("Refund processed", extra={"result": result})
+    return result
