@@ -24,8 +24,10 @@ class SyncOutcome:
     error: dict[str, Any] | None
 
 
-# Seconds: the floor of a Step Functions task timeout or heartbeat in fast mode.
-MIN_TASK_DEADLINE = 15.0
+# Seconds: the floors of a Step Functions task timeout or heartbeat, and of an execution's
+# TimeoutSeconds, in fast mode (what a burst of work on one machine may need).
+MIN_TASK_DEADLINE = 60.0
+MIN_EXECUTION_DEADLINE = 900.0
 
 # What CDK outputs for a REST API stage: https://{id}.execute-api.{region}.{suffix}/{stage}/
 EXECUTE_API_URL = re.compile(r"https://(?P<api>[a-z0-9]+)\.execute-api\.[^/]+/(?P<stage>[^/]+)/?")
@@ -145,7 +147,12 @@ class LocalCloud:
         os.environ["MOTO_PORT"] = str(self.settings.port)
         # Fast mode shrinks task timeouts and heartbeats, but never below what a busy local queue
         # needs to answer: a 5-minute payment heartbeat must not expire behind a burst of orders.
-        self.states = StepFunctionsEmulation(self.settings, self.trace, min_deadline=MIN_TASK_DEADLINE)
+        self.states = StepFunctionsEmulation(
+            self.settings,
+            self.trace,
+            min_deadline=MIN_TASK_DEADLINE,
+            min_execution_deadline=MIN_EXECUTION_DEADLINE,
+        )
         self.states.install()
         self._stoppers.append(self.states.uninstall)
 
@@ -261,9 +268,30 @@ class LocalCloud:
         body = request.get_json(silent=True) or {}
         timeout = float(body.get("timeout", 30))
         within = float(body.get("within", 0.5 if self.settings.fast else 0.0))
-        settled = self.scheduler.wait_idle(timeout, within=within)
+        deadline = time.monotonic() + timeout
+        quiet = 0
+        # Settled: twice in a row, no delivery, retry or poll due soon and no workflow running
+        # (workflows run on their own threads and feed the scheduler as they go).
+        while quiet < 2 and time.monotonic() < deadline:
+            idle = self.scheduler.wait_idle(max(deadline - time.monotonic(), 0), within=within)
+            quiet = quiet + 1 if idle and not self._running_executions() else 0
+            if quiet < 2:
+                time.sleep(0.05)
+        settled = quiet >= 2
         return json_response(
-            {"settled": settled, "pending": self.scheduler.pending()}, 200 if settled else 504
+            {"settled": settled, "pending": self.scheduler.pending(), "running": self._running_executions()},
+            200 if settled else 504,
+        )
+
+    def _running_executions(self) -> int:
+        from localcloud import aws
+
+        backend = aws.stepfunctions_backend(self.settings.account_id, self.settings.region)
+        return sum(
+            1
+            for machine in list(backend.state_machines)
+            for execution in list(machine.executions)
+            if str(getattr(execution, "status", "")).endswith("RUNNING")
         )
 
     def _clock_route(self, request: Any) -> Any:

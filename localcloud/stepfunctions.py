@@ -59,16 +59,31 @@ class StepFunctionsEmulation:
     One emulation is installed at a time; `uninstall()` restores moto.
     """
 
-    def __init__(self, settings: Settings, trace: Trace, *, min_deadline: float = 1.0) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        trace: Trace,
+        *,
+        min_deadline: float = 1.0,
+        min_execution_deadline: float | None = None,
+    ) -> None:
         self.settings = settings
         self.trace = trace
         self.min_deadline = min_deadline
+        # An execution's TimeoutSeconds is a safety net over all its work, which fast mode does not
+        # speed up as much as it shrinks waits: it may need a higher floor than a task's deadline.
+        self.min_execution_deadline = (
+            min_deadline if min_execution_deadline is None else min_execution_deadline
+        )
         self._originals: list[tuple[Any, str, Any]] = []
 
     # -- time ---------------------------------------------------------------------------------
     def delay(self, seconds: float) -> float:
         """A wait or back-off AWS would do, as this localcloud does it."""
         return self.settings.delay(seconds)
+
+    def execution_deadline(self, seconds: float) -> float:
+        return max(self.settings.delay(seconds), min(seconds, self.min_execution_deadline))
 
     def deadline(self, seconds: float) -> float:
         """A timeout AWS would enforce, as this localcloud enforces it."""
@@ -370,7 +385,7 @@ class StepFunctionsEmulation:
                 original_program_eval(program, env)
                 return
             program.timeout_seconds = TimeoutSeconds(
-                timeout_seconds=emulation.deadline(declared.timeout_seconds)  # type: ignore[arg-type]
+                timeout_seconds=emulation.execution_deadline(declared.timeout_seconds)  # type: ignore[arg-type]
             )
             try:
                 original_program_eval(program, env)
