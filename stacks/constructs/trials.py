@@ -214,7 +214,7 @@ class TrialFlow(Construct):
                 "TRIALS_TABLE_NAME": self.trials.table_name,
                 "POOL_SIZE": str(pool_size),
                 "STACK_PREFIX": STACK_PREFIX,
-                "CFN_ROLE_ARN": self.environment_role.role_arn,
+                "STACK_ROLE_ARN": self.environment_role.role_arn,
             },
             detail_types=["TrialAssigned", "TrialExpired", "TrialAssignmentFailed"],
             timeout=Duration.minutes(2),

@@ -80,9 +80,9 @@ def test_environments_are_stacks_created_with_a_role_of_their_own(templates: Tem
         if p["Handler"].startswith("environment_manager.")
     ]
     variables = manager["Environment"]["Variables"]
-    assert referenced_id(variables["CFN_ROLE_ARN"])
+    assert referenced_id(variables["STACK_ROLE_ARN"])
     assert int(variables["POOL_SIZE"]) >= 1
-    role = templates[TRIALS]["Resources"][referenced_id(variables["CFN_ROLE_ARN"])]["Properties"]
+    role = templates[TRIALS]["Resources"][referenced_id(variables["STACK_ROLE_ARN"])]["Properties"]
     assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
         "Service": "cloudformation.amazonaws.com"
     }

@@ -1,0 +1,1 @@
+"""AssignTrial: a `TrialRequested` event starts the assignment state machine, once per trial."""

@@ -1,0 +1,22 @@
+"""Lambda entry point: every event of the app becomes EMF counts (the only source of business metrics)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from metrics.emf import EmfEmitter
+from metrics.service import record_event
+
+logger = Logger()
+emitter = EmfEmitter()
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, list[str]]:
+    counts = record_event(event, emitter=emitter)
+    logger.debug("Event counted", extra={"metrics": [c.name for c in counts]})
+    return {"metrics": [c.name for c in counts]}

@@ -1,0 +1,1 @@
+"""The warm-environment pool: the assignment workflow claims one environment per trial."""

@@ -1,0 +1,1 @@
+"""The trials table stream: INSERT and TTL-expiry records become `TrialRequested` / `TrialExpired` events."""

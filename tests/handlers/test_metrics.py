@@ -1,0 +1,90 @@
+"""The metrics handler: one EMF document per metric, dimensioned per event, nothing carried over."""
+
+from __future__ import annotations
+
+import json
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from tests.handlers.conftest import FakeContext, load_handler
+
+
+@pytest.fixture
+def handler(aws: None) -> ModuleType:
+    # The namespace comes from POWERTOOLS_METRICS_NAMESPACE ("EventDriven" in the aws fixture, like the CDK)
+    return load_handler("metrics.handler")
+
+
+def event(source: str, detail_type: str, event_id: str = "evt-1") -> dict[str, Any]:
+    return {
+        "version": "0",
+        "id": event_id,
+        "detail-type": detail_type,
+        "source": source,
+        "account": "123456789012",
+        "time": "2026-11-24T10:00:00Z",
+        "region": "us-east-1",
+        "resources": [],
+        "detail": {},
+    }
+
+
+def emf_documents(output: str) -> list[dict[str, Any]]:
+    return [doc for doc in map(json.loads, filter(None, output.splitlines())) if "_aws" in doc]
+
+
+def metric(doc: dict[str, Any]) -> tuple[str, list[str]]:
+    [directive] = doc["_aws"]["CloudWatchMetrics"]
+    [definition] = directive["Metrics"]
+    [dimensions] = directive["Dimensions"]
+    assert directive["Namespace"] == "EventDriven"
+    assert definition["Unit"] == "Count" and doc[definition["Name"]] == [1.0]
+    return definition["Name"], sorted(dimensions)
+
+
+def test_each_event_is_counted_by_source_and_detail_type(
+    handler: ModuleType, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # When a TrialAssigned event arrives
+    result = handler.lambda_handler(
+        event("OnlineTrial", "TrialAssigned"), FakeContext(function_name="metrics")
+    )
+    # Then `Events` is counted with its source and detailType, and TrialsAssigned on its own
+    events, business = emf_documents(capsys.readouterr().out)
+    assert metric(events) == ("Events", ["detailType", "service", "source"])
+    assert (events["source"], events["detailType"]) == ("OnlineTrial", "TrialAssigned")
+    assert metric(business) == ("TrialsAssigned", ["service"])
+    assert "source" not in business
+    assert result == {"metrics": ["Events", "TrialsAssigned"]}
+
+
+def test_dimensions_never_leak_from_one_event_to_the_next(
+    handler: ModuleType, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given one event has been counted
+    handler.lambda_handler(event("OnlineTrial", "TrialExpired", "a"), FakeContext())
+    capsys.readouterr()
+    # When an event of another source and type follows in the same execution environment
+    handler.lambda_handler(event("aws.s3", "Object Created", "b"), FakeContext(aws_request_id="req-2"))
+    # Then its one document carries only its own dimensions
+    [doc] = emf_documents(capsys.readouterr().out)
+    assert metric(doc) == ("Events", ["detailType", "service", "source"])
+    assert (doc["source"], doc["detailType"]) == ("aws.s3", "Object Created")
+
+
+@pytest.mark.parametrize(
+    ("source", "detail_type", "business"),
+    [
+        ("myapp.orders", "OrderCompleted", "OrdersCompleted"),
+        ("myapp.userservice", "user_signup", "UsersSignedUp"),
+        ("OnlineTrial", "TrialExpired", "TrialsExpired"),
+    ],
+)
+def test_business_counts_of_the_apps_flows(
+    handler: ModuleType, capsys: pytest.CaptureFixture[str], source: str, detail_type: str, business: str
+) -> None:
+    handler.lambda_handler(event(source, detail_type), FakeContext())
+    names = [metric(doc)[0] for doc in emf_documents(capsys.readouterr().out)]
+    assert names == ["Events", business]
