@@ -51,8 +51,9 @@ local: synth ## Run the app on localcloud (127.0.0.1:4566, LOCALCLOUD_PORT to ch
 demo: synth ## Start localcloud, trigger every flow with events/, print the trace and a summary
 	$(PY) scripts/demo.py
 
-bench: synth ## Cold-start benchmark of every handler against the boto3 floor
+bench: synth ## Cold starts against the boto3 floor, and order throughput/latency through localcloud
 	$(PY) bench/cold_start.py
+	$(PY) bench/orders.py
 
 clean: ## Remove generated files (not the installed tooling)
 	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache

@@ -44,10 +44,10 @@ OTHER_UNITS = {
     "apigateway_rest_request": 1,  # POST /orders
     "lambda_request": LAMBDA_INVOCATIONS,
     "lambda_arm_gb_second": LAMBDA_GB_SECONDS,
-    # OrderPlaced, 3 × OrderStatusChanged, OrderCompleted, the invoice event forwarded to the custom bus
+    # OrderPlaced, 3 OrderStatusChanged, OrderCompleted, the invoice event forwarded to the custom bus
     "eventbridge_custom_event": 6,
     "sqs_request": 1.2,  # the payment request, and its share of a batch receive and delete
-    # order put, reservation transaction (2 items, ×2), 3 status updates, charge, customer count, ledger
+    # order put, reservation transaction (2 items, twice), 3 status updates, charge, customer count, ledger
     "dynamodb_write_request_unit": 1 + 4 + 3 + 1 + 1 + 1,
     "dynamodb_read_request_unit": 0.5,  # the customer lookup
     "s3_put": 1,  # the invoice
@@ -165,10 +165,10 @@ prices the same design with every workflow Standard.
 
 As built: **{ratio:.0%}** of the all-Standard design (target: at most 50 %).
 
-Assumptions: each Lambda runs ~100 ms at 256 MB (arm64); an Express child runs ~{EXPRESS_SECONDS * 1000:.0f} ms
-(billed at 64 MB); the payment service consumes batches of 10; DynamoDB transactions cost two
-write units per item; events are under 64 KB; free tiers are ignored; compensation runs only
-for failed orders and is left out.
+Assumptions: each Lambda runs ~100 ms at 256 MB (arm64); an Express child runs
+~{EXPRESS_SECONDS * 1000:.0f} ms (billed at 64 MB); the payment service consumes batches of 10;
+DynamoDB transactions cost two write units per item; events are under 64 KB; free tiers are
+ignored; compensation runs only for failed orders and is left out.
 """
     return text, ratio
 
