@@ -18,6 +18,7 @@ from typing import Any
 import boto3
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
 
 class Demo:
@@ -91,7 +92,85 @@ def signup_flow(demo: Demo) -> list[str]:
     return problems
 
 
-FLOWS = [Flow("signup: user_signup -> welcome email + notification", signup_flow)]
+def api(demo: Demo, method: str, path: str, body: Any = None) -> Any:
+    from tests.local.api import call
+
+    return call(demo.output("ApiUrl"), method, path, body)
+
+
+def order_flow(demo: Demo) -> list[str]:
+    """POST /orders (events/api/place_order.json) → OrderPlaced → workflow → payment → COMPLETED."""
+    request = json.loads((ROOT / "events" / "api" / "place_order.json").read_text())
+    dynamodb = demo.client("dynamodb")
+    for line in request["lines"]:
+        dynamodb.put_item(
+            TableName=demo.output("InventoryTableName"),
+            Item={"sku": {"S": line["sku"]}, "available": {"N": "100"}, "reserved": {"N": "0"}},
+        )
+    placed = api(demo, "POST", "/orders", request)
+    if placed.status != 202:
+        return [f"POST /orders answered {placed.status}: {placed.body}"]
+    declined = api(
+        demo, "POST", "/orders", json.loads((ROOT / "events/api/place_order_declined.json").read_text())
+    )
+    problems = [] if demo.settle() else ["localcloud did not settle"]
+    order = api(demo, "GET", f"/orders/{placed.body['orderId']}").body
+    if order.get("status") != "COMPLETED":
+        problems.append(f"order {placed.body['orderId']} is {order.get('status')}, not COMPLETED")
+    elif (
+        not demo.client("s3")
+        .list_objects_v2(Bucket=demo.output("InvoiceBucketName"), Prefix=order["invoiceKey"])
+        .get("KeyCount")
+    ):
+        problems.append("no invoice in S3")
+    failed = api(demo, "GET", f"/orders/{declined.body['orderId']}").body
+    if failed.get("status") != "FAILED":
+        problems.append(f"the declined order is {failed.get('status')}, not FAILED")
+    for dlq in ("PaymentDlqUrl",):
+        if depth := demo.queue_depth(dlq):
+            problems.append(f"{depth} message(s) parked in {dlq}")
+    return problems
+
+
+def trial_flow(demo: Demo) -> list[str]:
+    """Refill the pool, POST /trials → assigned + pool refilled, then expiry via the clock → stack deleted."""
+    manager = demo.output("EnvironmentManagerFunctionName")
+    refill = demo.client("lambda").invoke(
+        FunctionName=manager, Payload=json.dumps({"action": "refill"}).encode()
+    )
+    if "FunctionError" in refill:
+        return [f"refilling the pool failed: {refill['Payload'].read()!r}"]
+    demo.settle()
+    requested = api(
+        demo, "POST", "/trials", json.loads((ROOT / "events" / "api" / "request_trial.json").read_text())
+    )
+    if requested.status != 202:
+        return [f"POST /trials answered {requested.status}: {requested.body}"]
+    problems = [] if demo.settle() else ["localcloud did not settle"]
+    trial = api(demo, "GET", f"/trials/{requested.body['trialId']}").body
+    if trial.get("status") != "ASSIGNED":
+        return [*problems, f"trial is {trial.get('status')}, not ASSIGNED"]
+    demo.call("POST", "/_localcloud/clock", {"advance": 8 * 24 * 3600})
+    demo.settle()
+    if api(demo, "GET", f"/trials/{requested.body['trialId']}").status != 404:
+        problems.append("the trial did not expire")
+    pool = demo.client("dynamodb").scan(TableName=demo.output("TrialPoolTableName"))["Items"]
+    deleted = [e for e in pool if e.get("trialId", {}).get("S") == requested.body["trialId"]]
+    if not deleted or deleted[0]["status"]["S"] != "DELETED":
+        problems.append("the expired trial's environment was not deleted")
+    return problems
+
+
+FLOWS = [
+    Flow("signup: user_signup -> welcome email + notification", signup_flow),
+    Flow(
+        "orders: POST /orders -> workflow -> payment -> fulfillment -> COMPLETED (and one declined)",
+        order_flow,
+    ),
+    Flow(
+        "trials: POST /trials -> assigned, pool refilled -> expiry via the clock -> stack deleted", trial_flow
+    ),
+]
 
 
 def free_port() -> int:
