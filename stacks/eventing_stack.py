@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import CfnOutput, Stack
+from aws_cdk import Stack
 from constructs import Construct
 
 from stacks.config import AppConfig
 from stacks.constructs.event_bus import Eventing
+from stacks.outputs import add_outputs
 
 
 class EventingStack(Stack):
@@ -35,5 +36,4 @@ class EventingStack(Stack):
             ),
             "AlarmTopicArn": (self.eventing.alarm_topic.topic_arn, "Operators' alarm topic"),
         }
-        for key, (value, description) in outputs.items():
-            CfnOutput(self, key, value=value, description=description)
+        add_outputs(self, outputs)

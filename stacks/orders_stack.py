@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import CfnOutput, Stack
+from aws_cdk import Stack
 from constructs import Construct
 
 from stacks.config import AppConfig
 from stacks.constructs.event_bus import Eventing
 from stacks.constructs.lambda_function import function_defaults
 from stacks.constructs.orders import OrderFlow
+from stacks.outputs import add_outputs
 
 
 class OrdersStack(Stack):
@@ -64,5 +65,4 @@ class OrdersStack(Stack):
             "AccountingFunctionName": (flow.accounting.function.function_name, "Ledger writer"),
             "OrderStatusFunctionName": (flow.status.function.function_name, "IoT status publisher"),
         }
-        for key, (value, description) in outputs.items():
-            CfnOutput(self, key, value=value, description=description)
+        add_outputs(self, outputs)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import CfnOutput, Stack
+from aws_cdk import Stack
 from constructs import Construct
 
 from stacks.config import AppConfig
@@ -12,6 +12,7 @@ from stacks.constructs.event_bus import Eventing
 from stacks.constructs.lambda_function import function_defaults
 from stacks.constructs.rule_alarms import bare_rule_name
 from stacks.constructs.user_signup import UserSignupFlow
+from stacks.outputs import add_outputs
 
 
 class SignupStack(Stack):
@@ -43,5 +44,4 @@ class SignupStack(Stack):
             "IdempotencyTableName": (flow.idempotency.table.table_name, "Idempotency records"),
             "SenderEmail": (config.sender_email, "The SES identity emails are sent from"),
         }
-        for key, (value, description) in outputs.items():
-            CfnOutput(self, key, value=value, description=description)
+        add_outputs(self, outputs)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import CfnOutput, Duration, Stack
+from aws_cdk import Duration, Stack
 from constructs import Construct
 
 from stacks.config import AppConfig
 from stacks.constructs.event_bus import Eventing
 from stacks.constructs.lambda_function import function_defaults
 from stacks.constructs.trials import TrialFlow
+from stacks.outputs import add_outputs
 
 
 class TrialsStack(Stack):
@@ -53,5 +54,4 @@ class TrialsStack(Stack):
             "MetricsFunctionName": (flow.metrics.function.function_name, "The central metrics consumer"),
             "MetricsLogGroupName": (flow.metrics.app_function.log_group.log_group_name, "Its EMF log lines"),
         }
-        for key, (value, description) in outputs.items():
-            CfnOutput(self, key, value=value, description=description)
+        add_outputs(self, outputs)

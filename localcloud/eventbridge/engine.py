@@ -47,7 +47,6 @@ class EventBridgeEngine:
         self._trace = trace
         self._invoker = invoker
         self._originals: dict[tuple[Any, str], Callable[..., Any]] = {}
-        self.delivered: list[dict[str, Any]] = []
 
     # -- installation into moto ---------------------------------------------------------------
     def install(self) -> None:
@@ -285,7 +284,6 @@ class EventBridgeEngine:
     def _deliver(
         self, rule: Any, target: dict[str, Any], event: dict[str, Any], attempt: int, first: float
     ) -> None:
-        label = f"{rule.name}/{target['Id']}"
         try:
             payload = target_input(
                 event,
@@ -300,17 +298,9 @@ class EventBridgeEngine:
             code = getattr(error, "code", "InputTransformationFailed")
             self._failed(rule, target, event, attempt, first, code, str(error))
             return
-        self.delivered.append(
-            {"rule": rule.name, "target": target["Id"], "arn": target["Arn"], "event_id": event["id"]}
-        )
-        self._trace.emit(
-            "deliver",
-            f"  {label} -> {where}: delivered{f' (attempt {attempt})' if attempt > 1 else ''}",
-            rule=rule.name,
-            target=target["Id"],
-            event_id=event["id"],
-            outcome="delivered",
-            payload=payload,
+        retried = f" (attempt {attempt})" if attempt > 1 else ""
+        self._report(
+            "deliver", rule, target, event, f"-> {where}: delivered{retried}", "delivered", payload=payload
         )
 
     def _failed(
@@ -331,15 +321,8 @@ class EventBridgeEngine:
         if code not in NON_RETRIABLE and attempt <= max_retries and age < max_age:
             # Exponential back-off, as EventBridge does, capped at five minutes between attempts.
             delay = self._settings.delay(min(2.0 ** (attempt - 1), 300.0))
-            self._trace.emit(
-                "deliver",
-                f"  {label} failed ({code}: {message}); retry {attempt} in {delay:.2f} s",
-                rule=rule.name,
-                target=target["Id"],
-                event_id=event["id"],
-                outcome="retry",
-                error=code,
-            )
+            failure = f"failed ({code}: {message}); retry {attempt} in {delay:.2f} s"
+            self._report("deliver", rule, target, event, failure, "retry", error=code)
             self._scheduler.submit(
                 lambda: self._deliver(rule, target, event, attempt + 1, first),
                 delay=delay,
@@ -351,15 +334,8 @@ class EventBridgeEngine:
             condition = "MaximumRetryAttempts" if attempt > max_retries else "MaximumEventAgeInSeconds"
         dlq = (target.get("DeadLetterConfig") or {}).get("Arn")
         if not dlq:
-            self._trace.emit(
-                "deliver",
-                f"  {label} failed ({code}: {message}); no DLQ: event dropped",
-                rule=rule.name,
-                target=target["Id"],
-                event_id=event["id"],
-                outcome="dropped",
-                error=code,
-            )
+            failure = f"failed ({code}: {message}); no DLQ: event dropped"
+            self._report("deliver", rule, target, event, failure, "dropped", error=code)
             return
         attributes = {
             "RULE_ARN": rule.arn,
@@ -375,15 +351,28 @@ class EventBridgeEngine:
         except Exception as error:  # the DLQ itself is gone: nothing more EventBridge can do
             self._trace.emit("deliver", f"  {label}: DLQ {dlq} unreachable ({error}); event dropped")
             return
+        failure = f"failed ({code}: {message}) -> DLQ {aws.Arn.parse(dlq).name}"
+        self._report("dlq", rule, target, event, failure, "dlq", error=code, dlq=dlq)
+
+    def _report(
+        self,
+        kind: str,
+        rule: Any,
+        target: dict[str, Any],
+        event: dict[str, Any],
+        what: str,
+        outcome: str,
+        **fields: Any,
+    ) -> None:
+        """One trace line about a delivery to a target: what happened and its outcome."""
         self._trace.emit(
-            "dlq",
-            f"  {label} failed ({code}: {message}) -> DLQ {aws.Arn.parse(dlq).name}",
+            kind,
+            f"  {rule.name}/{target['Id']} {what}",
             rule=rule.name,
             target=target["Id"],
             event_id=event["id"],
-            outcome="dlq",
-            error=code,
-            dlq=dlq,
+            outcome=outcome,
+            **fields,
         )
 
     def _send(self, rule: Any, target: dict[str, Any], event: dict[str, Any], payload: str) -> str:

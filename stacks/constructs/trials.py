@@ -19,12 +19,12 @@ from stacks.constructs.dead_letter_queue import DeadLetterQueue
 from stacks.constructs.event_consumer import EventConsumer
 from stacks.constructs.lambda_function import AppFunction, FunctionDefaults
 from stacks.constructs.nag import acknowledge_wildcards, logical_id
-from stacks.constructs.order_workflows import (
+from stacks.constructs.workflow import (
     DYNAMODB_TRANSIENT,
     EVENTS_TRANSIENT,
     LAMBDA_TRANSIENT,
+    logged_state_machine,
     retry_transient,
-    state_machine_logs,
 )
 
 SOURCE = "OnlineTrial"
@@ -393,21 +393,13 @@ class TrialFlow(Construct):
             .next(publish_assigned)
             .next(sfn.Succeed(self, "Assigned"))
         )
-        self.assignment_logs = state_machine_logs(
+        return logged_state_machine(
             self,
-            "AssignmentLogs",
+            "Assignment",
+            definition=definition,
+            type_=sfn.StateMachineType.STANDARD,
+            timeout=ASSIGNMENT_TIMEOUT,
             app_name=self._defaults.app_name,
             name="trial-assignment",
             days=self._defaults.log_retention_days,
-        )
-        return sfn.StateMachine(
-            self,
-            "Assignment",
-            state_machine_type=sfn.StateMachineType.STANDARD,
-            definition_body=sfn.DefinitionBody.from_chainable(definition),
-            timeout=ASSIGNMENT_TIMEOUT,
-            tracing_enabled=True,
-            logs=sfn.LogOptions(
-                destination=self.assignment_logs, level=sfn.LogLevel.ALL, include_execution_data=True
-            ),
         )
