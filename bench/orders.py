@@ -14,6 +14,7 @@ import statistics
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -117,7 +118,7 @@ def main() -> None:
         completed = {
             r["event"]["detail"]["orderId"]: r["time"]
             for r in records
-            if r["event"]["detail-type"] == "OrderCompleted" and r.get("bus") == outputs["EventBusName"]
+            if r.get("bus") == outputs["EventBusName"] and r["event"]["detail-type"] == "OrderCompleted"
         }
         latencies = [completed[order] - started for order, started in placed.items() if order in completed]
         if not latencies:

@@ -203,7 +203,12 @@ class EventBridgeEngine:
         """S3 sends its notifications to the account's default bus (bucket with EventBridge enabled)."""
         # "s3:ObjectCreated:Put" -> "Object Created", reason "PutObject"
         kind, _, action = event_name.split(":", 1)[1].partition(":")
-        detail_type = {"ObjectCreated": "Object Created", "ObjectRemoved": "Object Deleted"}.get(kind, kind)
+        detail_type = {
+            "ObjectCreated": "Object Created",
+            "ObjectRemoved": "Object Deleted",
+            "ObjectRestore": "Object Restore Completed",
+            "ObjectTagging": "Object Tags Deleted" if action == "Delete" else "Object Tags Added",
+        }.get(kind, kind)
         event = {
             "version": "0",
             "id": str(uuid.uuid4()),
