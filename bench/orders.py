@@ -110,9 +110,15 @@ def main() -> None:
         with ThreadPoolExecutor(max_workers=CLIENTS) as pool:
             placed = dict(pool.map(place, range(ORDERS)))
         request = urllib.request.Request(
-            f"{endpoint}/_localcloud/settle", data=b'{"timeout": 600}', method="POST"
+            f"{endpoint}/_localcloud/settle",
+            data=b'{"timeout": 600}',
+            method="POST",
+            headers={"Content-Type": "application/json"},
         )
-        urllib.request.urlopen(request, timeout=700).read()
+        try:
+            urllib.request.urlopen(request, timeout=700).read()
+        except urllib.error.HTTPError as error:  # not settled: report what did complete
+            print(f"localcloud did not settle: {error.read().decode()}")
         with urllib.request.urlopen(f"{endpoint}/_localcloud/trace?kind=event", timeout=60) as response:
             records = json.loads(response.read())["records"]
         completed = {

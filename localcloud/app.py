@@ -265,7 +265,7 @@ class LocalCloud:
 
     def _settle(self, request: Any) -> Any:
         """Waits until no async work is due soon: what a test or demo waits on before checking results."""
-        body = request.get_json(silent=True) or {}
+        body = request.get_json(force=True, silent=True) or {}
         timeout = float(body.get("timeout", 30))
         within = float(body.get("within", 0.5 if self.settings.fast else 0.0))
         deadline = time.monotonic() + timeout
@@ -296,7 +296,7 @@ class LocalCloud:
 
     def _clock_route(self, request: Any) -> Any:
         if request.method == "POST":
-            body = request.get_json(silent=True) or {}
+            body = request.get_json(force=True, silent=True) or {}
             self.clock.advance(float(body.get("advance", 0)))
             self.trace.emit("clock", f"clock advanced by {body.get('advance', 0)} s")
         return json_response({"now": self.clock.now(), "offset": self.clock.offset})
