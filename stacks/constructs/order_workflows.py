@@ -9,18 +9,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from stacks.constructs.lambda_function import retention
+from stacks.constructs.workflow import (
+    DYNAMODB_TRANSIENT,
+    EVENTS_TRANSIENT,
+    LAMBDA_TRANSIENT,
+    S3_TRANSIENT,
+    STEPFUNCTIONS_TRANSIENT,
+    logged_state_machine,
+    retry_transient,
+)
 
 SOURCE = "myapp.orders"
 # How long the payment service may take to answer a charge request, and to show it is alive.
@@ -28,44 +35,6 @@ PAYMENT_HEARTBEAT = Duration.minutes(5)
 PAYMENT_TIMEOUT = Duration.minutes(15)
 ORDER_TIMEOUT = Duration.hours(1)
 CHILD_TIMEOUT = Duration.minutes(5)
-
-DYNAMODB_TRANSIENT = [
-    "DynamoDB.ProvisionedThroughputExceededException",
-    "DynamoDB.RequestLimitExceeded",
-    "DynamoDB.ThrottlingException",
-    "DynamoDB.InternalServerErrorException",
-]
-EVENTS_TRANSIENT = ["EventBridge.InternalException", "EventBridge.ThrottlingException"]
-LAMBDA_TRANSIENT = [
-    "Lambda.ServiceException",
-    "Lambda.AWSLambdaException",
-    "Lambda.SdkClientException",
-    "Lambda.TooManyRequestsException",
-]
-S3_TRANSIENT = ["S3.InternalError", "S3.SlowDown", "S3.ServiceUnavailable"]
-STEPFUNCTIONS_TRANSIENT = [
-    "StepFunctions.ExecutionLimitExceededException",
-    "StepFunctions.SdkClientException",
-]
-
-
-def retry_transient(task: sfn.TaskStateBase, errors: list[str]) -> sfn.TaskStateBase:
-    """Every task retries what AWS says is transient, boundedly, with back-off."""
-    task.add_retry(errors=errors, interval=Duration.seconds(1), max_attempts=3, backoff_rate=2)
-    return task
-
-
-def state_machine_logs(
-    scope: Construct, construct_id: str, *, app_name: str, name: str, days: int
-) -> logs.LogGroup:
-    # Step Functions needs a name under /aws/vendedlogs/ for its log delivery resource policy.
-    return logs.LogGroup(
-        scope,
-        construct_id,
-        log_group_name=f"/aws/vendedlogs/states/{app_name}-{name}",
-        retention=retention(days),
-        removal_policy=RemovalPolicy.DESTROY,
-    )
 
 
 class OrderSteps:
@@ -152,16 +121,16 @@ class OrderSteps:
 def express(
     scope: Construct, construct_id: str, *, definition: sfn.IChainable, app_name: str, name: str, days: int
 ) -> sfn.StateMachine:
-    """An Express child workflow: short, idempotent steps, logged in full and traced."""
-    log_group = state_machine_logs(scope, f"{construct_id}Logs", app_name=app_name, name=name, days=days)
-    return sfn.StateMachine(
+    """An Express child workflow: short, idempotent steps."""
+    return logged_state_machine(
         scope,
         construct_id,
-        state_machine_type=sfn.StateMachineType.EXPRESS,
-        definition_body=sfn.DefinitionBody.from_chainable(definition),
+        definition=definition,
+        type_=sfn.StateMachineType.EXPRESS,
         timeout=CHILD_TIMEOUT,
-        tracing_enabled=True,
-        logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
+        app_name=app_name,
+        name=name,
+        days=days,
     )
 
 
@@ -272,19 +241,15 @@ class OrderWorkflow(Construct):
                 .otherwise(pay.next(fulfill).next(sfn.Succeed(self, "OrderCompletedHandled")))
             )
         )
-        self.log_group = state_machine_logs(
-            self, "Logs", app_name=app_name, name="orders", days=log_retention_days
-        )
-        self.state_machine = sfn.StateMachine(
+        self.state_machine = logged_state_machine(
             self,
             "StateMachine",
-            state_machine_type=sfn.StateMachineType.STANDARD,
-            definition_body=sfn.DefinitionBody.from_chainable(definition),
+            definition=definition,
+            type_=sfn.StateMachineType.STANDARD,
             timeout=ORDER_TIMEOUT,
-            tracing_enabled=True,
-            logs=sfn.LogOptions(
-                destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True
-            ),
+            app_name=app_name,
+            name="orders",
+            days=log_retention_days,
         )
 
     def _rejected(self, name: str, reason: str, failed: sfn.IChainable) -> sfn.IChainable:
