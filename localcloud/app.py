@@ -317,5 +317,16 @@ def print_banner(cloud: LocalCloud, result: Any, *, events_dir: Path) -> None:
     ]
     for sample in sorted(events_dir.glob("*.json")) if events_dir.is_dir() else []:
         lines.append(f"  aws events put-events --entries file://{sample.as_posix()}")
+    apis = sorted(
+        {
+            value
+            for values in result.outputs.values()
+            for value in values.values()
+            if "/_user_request_" in value
+        }
+    )
+    sign = '--aws-sigv4 "aws:amz:us-east-1:execute-api" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY"'
+    for api in apis:
+        lines.append(f"  curl {sign} {api}<path>      # REST API (IAM-signed)")
     lines += ["", "Trace (Ctrl-C to stop):", ""]
     print("\n".join(line for line in lines if line is not None), flush=True)
