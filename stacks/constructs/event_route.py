@@ -49,27 +49,10 @@ class EventRoute(Construct):
         }
 
     def to_function(self, function: lambda_.IFunction) -> EventRoute:
-        self.rule.add_target(
-            targets.LambdaFunction(
-                function,
-                dead_letter_queue=self.dlq.queue,
-                retry_attempts=TARGET_RETRY_ATTEMPTS,
-                max_event_age=TARGET_MAX_EVENT_AGE,
-            )
-        )
-        return self
+        return self.to(targets.LambdaFunction(function, **self.delivery))
 
     def to_topic(self, topic: sns.ITopic, message: events.RuleTargetInput) -> EventRoute:
-        self.rule.add_target(
-            targets.SnsTopic(
-                topic,
-                message=message,
-                dead_letter_queue=self.dlq.queue,
-                retry_attempts=TARGET_RETRY_ATTEMPTS,
-                max_event_age=TARGET_MAX_EVENT_AGE,
-            )
-        )
-        return self
+        return self.to(targets.SnsTopic(topic, message=message, **self.delivery))
 
     def with_raw_pattern(self, pattern: dict[str, Any]) -> EventRoute:
         """A pattern CDK's EventPattern cannot express (e.g. a top-level `$or`), set as is."""
@@ -84,7 +67,7 @@ class EventRoute(Construct):
         return self
 
 
-class DefaultBusForwarder(Construct):
+class DefaultBusForwarder(EventRoute):
     """A rule on the default bus that forwards matching events to the custom bus (AWS services and
     the tutorial publish to the default bus), with the same retry policy, DLQ and alarms."""
 
@@ -98,18 +81,16 @@ class DefaultBusForwarder(Construct):
         description: str,
         alarm_topic: sns.ITopic,
     ) -> None:
-        super().__init__(scope, construct_id)
-        self.dlq = DeadLetterQueue(
-            self, "Dlq", purpose=f"events forwarded by {construct_id}", alarm_topic=alarm_topic
-        )
-        self.rule = events.Rule(
-            self,
-            "Rule",
+        default_bus = events.EventBus.from_event_bus_name(scope, f"{construct_id}DefaultBus", "default")
+        super().__init__(
+            scope,
+            construct_id,
+            bus=default_bus,
+            pattern=pattern,
             description=description,
-            event_bus=events.EventBus.from_event_bus_name(self, "DefaultBus", "default"),
-            event_pattern=pattern,
-            targets=[targets.EventBus(bus, dead_letter_queue=self.dlq.queue)],
+            alarm_topic=alarm_topic,
         )
+        self.to(targets.EventBus(bus, dead_letter_queue=self.dlq.queue))
         # CDK's EventBus target takes no retry settings; EventBridge does, so state them explicitly.
         cfn_rule = self.rule.node.default_child
         assert isinstance(cfn_rule, events.CfnRule)
@@ -120,4 +101,3 @@ class DefaultBusForwarder(Construct):
                 "MaximumEventAgeInSeconds": int(TARGET_MAX_EVENT_AGE.to_seconds()),
             },
         )
-        RuleAlarms(self, "Alarms", rule=self.rule, event_bus_name=None, alarm_topic=alarm_topic)

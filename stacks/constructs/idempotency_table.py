@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
-from aws_cdk import RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
+
+from stacks.constructs.event_route import TARGET_MAX_EVENT_AGE
+from stacks.constructs.lambda_function import ASYNC_MAX_EVENT_AGE
+
+# An event can reach a consumer up to (EventBridge's retry window + Lambda's async window) = 7 h
+# after it was published; the idempotency record must outlive both, or a late retry repeats the
+# side effect.
+IDEMPOTENCY_EXPIRY = Duration.hours(24)
+if IDEMPOTENCY_EXPIRY.to_seconds() < TARGET_MAX_EVENT_AGE.to_seconds() + ASYNC_MAX_EVENT_AGE.to_seconds():
+    raise ValueError("the idempotency expiry must outlive the producers' retry windows")
 
 
 class IdempotencyTable(Construct):

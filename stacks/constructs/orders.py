@@ -18,9 +18,9 @@ from constructs import Construct
 
 from stacks.constructs.dead_letter_queue import DeadLetterQueue
 from stacks.constructs.event_consumer import EventConsumer
-from stacks.constructs.event_route import TARGET_MAX_EVENT_AGE, DefaultBusForwarder, EventRoute
-from stacks.constructs.idempotency_table import IdempotencyTable
-from stacks.constructs.lambda_function import ASYNC_MAX_EVENT_AGE, AppFunction, FunctionDefaults
+from stacks.constructs.event_route import DefaultBusForwarder, EventRoute
+from stacks.constructs.idempotency_table import IDEMPOTENCY_EXPIRY, IdempotencyTable
+from stacks.constructs.lambda_function import AppFunction, FunctionDefaults
 from stacks.constructs.nag import acknowledge_wildcards, logical_id
 from stacks.constructs.order_workflows import OrderWorkflow
 
@@ -28,9 +28,6 @@ SOURCE = "myapp.orders"
 PAYMENT_TIMEOUT = Duration.seconds(30)
 PAYMENT_CONCURRENCY = 2  # the provider's rate limit: a burst of orders queues up instead of overrunning it
 PAYMENT_MAX_RECEIVES = 5
-IDEMPOTENCY_EXPIRY = Duration.hours(24)
-if IDEMPOTENCY_EXPIRY.to_seconds() < TARGET_MAX_EVENT_AGE.to_seconds() + ASYNC_MAX_EVENT_AGE.to_seconds():
-    raise ValueError("the idempotency expiry must outlive the producers' retry windows")
 
 
 def table(scope: Construct, construct_id: str, key: str) -> dynamodb.Table:

@@ -26,12 +26,14 @@ class RuleAlarms(Construct):
         construct_id: str,
         *,
         rule: events.IRule,
-        event_bus_name: str | None,
+        event_bus_name: str,
         alarm_topic: sns.ITopic,
     ) -> None:
         super().__init__(scope, construct_id)
-        dimensions = {"RuleName": bare_rule_name(rule, on_custom_bus=event_bus_name is not None)}
-        if event_bus_name is not None:
+        # Rules on the default bus are named plainly and measured by RuleName alone.
+        on_custom_bus = event_bus_name != "default"
+        dimensions = {"RuleName": bare_rule_name(rule, on_custom_bus=on_custom_bus)}
+        if on_custom_bus:
             dimensions["EventBusName"] = event_bus_name
         self.alarms: list[cloudwatch.Alarm] = []
         for metric_name in RULE_FAILURE_METRICS:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import aws_cdk as cdk
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import RemovalPolicy
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -12,19 +12,13 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from stacks.constructs.dead_letter_queue import DeadLetterQueue
-from stacks.constructs.event_route import TARGET_MAX_EVENT_AGE, EventRoute
-from stacks.constructs.idempotency_table import IdempotencyTable
-from stacks.constructs.lambda_function import ASYNC_MAX_EVENT_AGE, AppFunction, FunctionDefaults
+from stacks.constructs.event_route import EventRoute
+from stacks.constructs.idempotency_table import IDEMPOTENCY_EXPIRY, IdempotencyTable
+from stacks.constructs.lambda_function import AppFunction, FunctionDefaults
 
 # The event contract (lambdas/shared/contracts/user_signup.py); a unit test keeps the two in step.
 SIGNUP_SOURCE = "myapp.userservice"
 SIGNUP_DETAIL_TYPE = "user_signup"
-
-# An event can reach the function up to (EventBridge window + Lambda's async window) = 7 h after it
-# was published; the idempotency record must outlive both, or a late retry sends a second email.
-IDEMPOTENCY_EXPIRY = Duration.hours(24)
-if IDEMPOTENCY_EXPIRY.to_seconds() < TARGET_MAX_EVENT_AGE.to_seconds() + ASYNC_MAX_EVENT_AGE.to_seconds():
-    raise ValueError("the idempotency expiry must outlive the producers' retry windows")
 
 
 class UserSignupFlow(Construct):
