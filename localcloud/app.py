@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,8 +40,6 @@ class LocalCloud:
     def __init__(
         self, *, settings: Settings, cdk_out: Path, outputs_file: Path | None = None, quiet: bool = False
     ) -> None:
-        import sys
-
         self.settings = settings
         self.cdk_out = cdk_out
         self.outputs_file = outputs_file
@@ -51,12 +50,10 @@ class LocalCloud:
         )
         self.ready = False
         self.result: Any = None
-        self._started = 0.0
         self._stoppers: list[Any] = []
 
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self) -> Any:
-        self._started = time.monotonic()
         self._configure_moto()
         self._install_emulation()
         self.server = Server(self._http_app(), self.settings.host, self.settings.port)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import heapq
 import itertools
-import sys
 import threading
 import time
 import traceback
@@ -173,7 +172,3 @@ class Trace:
     def records(self, *, since: int = 0, kind: str | None = None) -> list[dict[str, Any]]:
         with self._lock:
             return [r for r in self._records if r["seq"] > since and (kind is None or r["kind"] == kind)]
-
-
-def default_trace() -> Trace:
-    return Trace(stream=sys.stdout)
