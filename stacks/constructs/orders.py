@@ -148,6 +148,9 @@ class OrderFlow(Construct):
                 batch_size=10,
                 max_batching_window=Duration.seconds(1),
                 report_batch_item_failures=True,
+                # No more batches in flight than the function may run: beyond its reserved concurrency
+                # Lambda's pollers are throttled, and every throttled receive counts toward the DLQ.
+                max_concurrency=PAYMENT_CONCURRENCY,
             )
         )
         self.payments.grant_read_write_data(self.payment.function)

@@ -161,6 +161,15 @@ def test_p8_sqs_sources_report_batch_item_failures(templates: Templates) -> None
         assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
 
 
+def test_sqs_sources_never_poll_past_the_functions_reserved_concurrency(templates: Templates) -> None:
+    # A poller beyond the reserved concurrency is throttled, and each throttled receive counts
+    # toward the queue's maxReceiveCount: work ends in the DLQ under load.
+    reserved = [(m, f) for _, m, _, f in sqs_sources(templates) if "ReservedConcurrentExecutions" in f]
+    assert reserved
+    for mapping, function in reserved:
+        assert mapping["ScalingConfig"]["MaximumConcurrency"] <= function["ReservedConcurrentExecutions"]
+
+
 def test_p10_source_queue_visibility_is_six_times_the_function_timeout(templates: Templates) -> None:
     for _, _, queue, function in sqs_sources(templates):
         assert queue["VisibilityTimeout"] >= 6 * function["Timeout"]
