@@ -77,7 +77,7 @@ def signup_flow(demo: Demo) -> list[str]:
     """user_signup on the default bus (the tutorial's command) → welcome email sent, notice published."""
     ses = demo.client("ses")
     before = ses.get_send_quota()["SentLast24Hours"]
-    since = demo.call("GET", "/_localcloud/trace")["records"][-1]["seq"]
+    since = demo.call("GET", "/_localcloud/trace?limit=0")["last"]
     demo.put_sample("user_signup.json")
     problems = [] if demo.settle() else ["localcloud did not settle"]
     sent = ses.get_send_quota()["SentLast24Hours"] - before

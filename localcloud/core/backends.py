@@ -2,9 +2,49 @@
 
 from __future__ import annotations
 
+import _thread
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
+
+
+class BackendLock(_thread.RLock):  # type: ignore[misc]
+    # The C lock's own methods, which threading.Condition uses too (no stubs declare them).
+    _is_owned: Any
+    _release_save: Any
+    _acquire_restore: Any
+
+    """One lock around moto's backends, which are not thread-safe.
+
+    Every request moto serves and every change localcloud makes to a backend holds it; it is
+    reentrant (the C lock itself: entering it is on every request's path). Whoever then waits for
+    something slow (a handler in a worker process, a synchronous execution) lets go of it
+    meanwhile with `released()`, as Python's own GIL is let go around I/O: the lock guards state,
+    never a wait.
+    """
+
+    @property
+    def held(self) -> bool:
+        """Whether the calling thread holds the lock."""
+        return bool(self._is_owned())
+
+    @contextmanager
+    def released(self) -> Iterator[None]:
+        """Lets go of the lock for the block if this thread holds it, then takes it back as it was."""
+        if not self._is_owned():
+            yield
+            return
+        # What threading.Condition does around a wait: let go of every level, then restore them.
+        state = self._release_save()
+        try:
+            yield
+        finally:
+            self._acquire_restore(state)
+
+
+BACKENDS = BackendLock()
 
 
 @dataclass(frozen=True)
@@ -73,15 +113,19 @@ def send_to_queue(
 ) -> str:
     """Sends a message to an SQS queue by ARN; returns the message id."""
     arn = Arn.parse(queue_arn)
-    message = sqs_backend(arn.account, arn.region).send_message(
-        queue_name=arn.resource, message_body=body, message_attributes=attributes or {}, **kwargs
-    )
+    with BACKENDS:
+        message = sqs_backend(arn.account, arn.region).send_message(
+            queue_name=arn.resource, message_body=body, message_attributes=attributes or {}, **kwargs
+        )
     return str(message.id)
 
 
 def publish_to_topic(topic_arn: str, message: str, *, subject: str | None = None) -> str:
     arn = Arn.parse(topic_arn)
-    return str(sns_backend(arn.account, arn.region).publish(message=message, arn=topic_arn, subject=subject))
+    with BACKENDS:
+        return str(
+            sns_backend(arn.account, arn.region).publish(message=message, arn=topic_arn, subject=subject)
+        )
 
 
 def string_attributes(values: dict[str, Any]) -> dict[str, Any]:

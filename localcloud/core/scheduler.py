@@ -1,4 +1,4 @@
-"""The shared machinery of localcloud: settings, the clock, the scheduler of async work, the trace."""
+"""The scheduler of localcloud's asynchronous work: deliveries, retries and polls, in due-time order."""
 
 from __future__ import annotations
 
@@ -7,105 +7,87 @@ import itertools
 import threading
 import time
 import traceback
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TextIO
 
-ACCOUNT_ID = "123456789012"
-REGION = "us-east-1"
-
-
-@dataclass(frozen=True, kw_only=True)
-class Settings:
-    """How this localcloud runs: where it listens, and whether AWS's delays are compressed."""
-
-    host: str = "127.0.0.1"
-    port: int = 4566
-    region: str = REGION
-    account_id: str = ACCOUNT_ID
-    # LOCALCLOUD_FAST=1: retry back-offs, Step Functions waits and polling intervals shrink so
-    # tests and demos settle in seconds; without it they follow AWS's defaults.
-    fast: bool = False
-    fast_factor: float = 0.001
-
-    @property
-    def endpoint_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    def delay(self, seconds: float) -> float:
-        """A delay AWS would wait, as this localcloud waits it."""
-        return seconds * self.fast_factor if self.fast else seconds
-
-
-class Clock:
-    """Wall time plus an offset that `POST /_localcloud/clock` advances, so expiry can be shown now."""
-
-    def __init__(self) -> None:
-        self._offset = 0.0
-        self._lock = threading.Lock()
-        self._listeners: list[Callable[[float], None]] = []
-
-    def now(self) -> float:
-        with self._lock:
-            return time.time() + self._offset
-
-    @property
-    def offset(self) -> float:
-        with self._lock:
-            return self._offset
-
-    def advance(self, seconds: float) -> float:
-        """Moves local time forward; listeners (e.g. the TTL sweeper) run right away. Returns now()."""
-        if seconds < 0:
-            raise ValueError("time only moves forward")
-        with self._lock:
-            self._offset += seconds
-            listeners = list(self._listeners)
-        now = self.now()
-        for listener in listeners:
-            listener(now)
-        return now
-
-    def on_advance(self, listener: Callable[[float], None]) -> None:
-        with self._lock:
-            self._listeners.append(listener)
+# Runner threads: a job may block while a handler runs (a delivery, a poll), so several run at once.
+MAX_RUNNERS = 64
 
 
 @dataclass(order=True)
 class _Job:
     due: float
     seq: int
-    fn: Callable[[], None] = field(compare=False)
+    fn: Callable[[], object] = field(compare=False)
     name: str = field(compare=False, default="")
+    key: str | None = field(compare=False, default=None)
+    background: bool = field(compare=False, default=False)
 
 
 class Scheduler:
-    """One worker thread runs every asynchronous delivery in due-time order.
+    """Runs submitted jobs when they fall due, on a pool of runner threads.
 
-    One thread on purpose: moto's backends are not thread-safe, and AWS's async paths (event
-    delivery, Lambda async retries, queue polling) have no ordering guarantee a single ordered
-    worker would break. Handlers it runs call back into localcloud over HTTP, served by other threads.
+    Jobs with the same `key` never run at once: the second waits for the first (one poll of an
+    event source mapping at a time, say). Jobs without a key run in parallel, as AWS's
+    asynchronous paths (event delivery, retries, polling) do; none of them promises an order.
     """
 
-    def __init__(self, *, on_error: Callable[[str, BaseException], None] | None = None) -> None:
-        self._jobs: list[_Job] = []
+    def __init__(
+        self,
+        *,
+        on_error: Callable[[str, BaseException], None] | None = None,
+        max_runners: int = MAX_RUNNERS,
+    ) -> None:
+        self._lock = threading.Lock()
+        self._timer = threading.Condition(self._lock)
+        self._work = threading.Condition(self._lock)
+        self._jobs: list[_Job] = []  # by due time
+        self._ready: deque[_Job] = deque()  # due, waiting for a runner
+        self._deferred: dict[str, deque[_Job]] = {}  # due, waiting for their key's running job
+        self._busy_keys: set[str] = set()
+        self._foreground = 0  # jobs waiting for their time that someone is waiting for
         self._seq = itertools.count()
-        self._cv = threading.Condition()
         self._running = 0
+        self._idle_runners = 0
+        self._runners: list[threading.Thread] = []
+        self._max_runners = max_runners
         self._stopped = False
         self._on_error = on_error
-        self._thread = threading.Thread(target=self._loop, name="localcloud-scheduler", daemon=True)
-        self._thread.start()
+        self._dispatcher = threading.Thread(target=self._dispatch, name="localcloud-scheduler", daemon=True)
+        self._dispatcher.start()
 
-    def submit(self, fn: Callable[[], None], *, delay: float = 0.0, name: str = "") -> None:
-        with self._cv:
-            heapq.heappush(self._jobs, _Job(time.monotonic() + max(delay, 0.0), next(self._seq), fn, name))
-            self._cv.notify_all()
+    def submit(
+        self,
+        fn: Callable[[], object],
+        *,
+        delay: float = 0.0,
+        name: str = "",
+        key: str | None = None,
+        background: bool = False,
+    ) -> None:
+        """Runs `fn` after `delay` seconds. A `background` job (a periodic sweep, a check on a throttled
+        mapping) is nobody's pending work: until it runs, it does not keep the scheduler from idle."""
+        job = _Job(time.monotonic() + max(delay, 0.0), next(self._seq), fn, name, key, background)
+        with self._lock:
+            heapq.heappush(self._jobs, job)
+            if not background:
+                self._foreground += 1
+            if self._jobs[0] is job:
+                self._timer.notify()
 
     def idle(self, *, within: float = 0.0) -> bool:
-        """No job is running and none is due within `within` seconds."""
-        with self._cv:
-            return self._running == 0 and (not self._jobs or self._jobs[0].due > time.monotonic() + within)
+        """No job is running or waiting, and none is due within `within` seconds."""
+        with self._lock:
+            return self._idle_locked(within)
+
+    def _idle_locked(self, within: float) -> bool:
+        if self._running or self._ready or any(self._deferred.values()):
+            return False
+        if not self._foreground:
+            return True
+        horizon = time.monotonic() + within
+        return not any(job.due <= horizon for job in self._jobs if not job.background)
 
     def wait_idle(self, timeout: float = 30.0, *, within: float = 0.0) -> bool:
         """Blocks until idle (see idle()); returns False on timeout."""
@@ -117,58 +99,77 @@ class Scheduler:
         return self.idle(within=within)
 
     def pending(self) -> int:
-        with self._cv:
-            return len(self._jobs) + self._running
+        with self._lock:
+            deferred = sum(len(jobs) for jobs in self._deferred.values())
+            return len(self._jobs) + len(self._ready) + deferred + self._running
 
     def stop(self) -> None:
-        with self._cv:
+        with self._lock:
             self._stopped = True
-            self._cv.notify_all()
-        self._thread.join(timeout=5)
+            self._timer.notify_all()
+            self._work.notify_all()
+        self._dispatcher.join(timeout=5)
 
-    def _loop(self) -> None:
+    # -- the dispatcher: moves due jobs to the runners ------------------------------------------
+    def _dispatch(self) -> None:
+        with self._lock:
+            while not self._stopped:
+                if not self._jobs:
+                    self._timer.wait()
+                    continue
+                wait = self._jobs[0].due - time.monotonic()
+                if wait > 0:
+                    self._timer.wait(wait)
+                    continue
+                job = heapq.heappop(self._jobs)
+                if not job.background:
+                    self._foreground -= 1
+                if job.key is not None and job.key in self._busy_keys:
+                    self._deferred.setdefault(job.key, deque()).append(job)
+                    continue
+                if job.key is not None:
+                    self._busy_keys.add(job.key)
+                self._hand_over(job)
+
+    def _hand_over(self, job: _Job, *, spawn: bool = True) -> None:
+        """Queues a due job for a runner, starting one if none is free. Called with the lock held."""
+        self._ready.append(job)
+        if not spawn or self._idle_runners >= len(self._ready):
+            self._work.notify()
+        elif len(self._runners) < self._max_runners:
+            runner = threading.Thread(
+                target=self._run, name=f"localcloud-runner-{len(self._runners)}", daemon=True
+            )
+            self._runners.append(runner)
+            runner.start()
+
+    # -- the runners ----------------------------------------------------------------------------
+    def _run(self) -> None:
         while True:
-            with self._cv:
-                while not self._stopped and (not self._jobs or self._jobs[0].due > time.monotonic()):
-                    timeout = None if not self._jobs else max(self._jobs[0].due - time.monotonic(), 0)
-                    self._cv.wait(timeout)
+            with self._lock:
+                while not self._ready and not self._stopped:
+                    self._idle_runners += 1
+                    self._work.wait()
+                    self._idle_runners -= 1
                 if self._stopped:
                     return
-                job = heapq.heappop(self._jobs)
+                job = self._ready.popleft()
                 self._running += 1
             try:
                 job.fn()
-            except BaseException as error:  # a failing job must never stop the worker
+            except BaseException as error:  # a failing job must never stop a runner
                 if self._on_error:
                     self._on_error(job.name, error)
                 else:
                     traceback.print_exc()
             finally:
-                with self._cv:
+                with self._lock:
                     self._running -= 1
-                    self._cv.notify_all()
-
-
-class Trace:
-    """A readable trace of every event and delivery: printed, and kept for `GET /_localcloud/trace`."""
-
-    def __init__(self, *, stream: TextIO | None = None, keep: int = 20_000) -> None:
-        self._stream = stream
-        self._lock = threading.Lock()
-        self._records: list[dict[str, Any]] = []
-        self._keep = keep
-        self._seq = itertools.count(1)
-
-    def emit(self, kind: str, message: str, **fields: Any) -> None:
-        record = {"seq": next(self._seq), "time": time.time(), "kind": kind, "message": message, **fields}
-        with self._lock:
-            self._records.append(record)
-            if len(self._records) > self._keep:
-                del self._records[: len(self._records) - self._keep]
-            if self._stream is not None:
-                stamp = time.strftime("%H:%M:%S", time.localtime(record["time"]))
-                print(f"{stamp} {kind:<10} {message}", file=self._stream, flush=True)
-
-    def records(self, *, since: int = 0, kind: str | None = None) -> list[dict[str, Any]]:
-        with self._lock:
-            return [r for r in self._records if r["seq"] > since and (kind is None or r["kind"] == kind)]
+                    if job.key is not None:
+                        waiting = self._deferred.get(job.key)
+                        if waiting:
+                            # This runner takes it next, unless an idle one is quicker.
+                            self._hand_over(waiting.popleft(), spawn=False)
+                        else:
+                            self._deferred.pop(job.key, None)
+                            self._busy_keys.discard(job.key)

@@ -11,11 +11,17 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from localcloud import aws
-from localcloud.core import Clock, Scheduler, Settings, Trace
+from localcloud.core import backends as aws
+from localcloud.core.backends import BACKENDS
+from localcloud.core.clock import Clock
+from localcloud.core.faults import Faults
+from localcloud.core.patches import PatchSet
+from localcloud.core.scheduler import Scheduler
+from localcloud.core.settings import Settings
+from localcloud.core.trace import Trace
 from localcloud.eventbridge.patterns import InvalidEventPattern, matches, parse_pattern, validate_pattern
 from localcloud.eventbridge.transform import InputTransformError, target_input
-from localcloud.lambda_async import AsyncInvoker, FunctionNotFound
+from localcloud.lambda_.async_invoke import AsyncInvoker, FunctionNotFound
 
 MAX_ENTRY_BYTES = 256 * 1024
 # EventBridge's defaults when a target states no RetryPolicy: 185 attempts within 24 hours.
@@ -39,8 +45,16 @@ class EventBridgeEngine:
     """Replaces moto's PutEvents routing and delivery; moto keeps the buses, rules and targets."""
 
     def __init__(
-        self, *, settings: Settings, clock: Clock, scheduler: Scheduler, trace: Trace, invoker: AsyncInvoker
+        self,
+        *,
+        settings: Settings,
+        clock: Clock,
+        scheduler: Scheduler,
+        trace: Trace,
+        invoker: AsyncInvoker,
+        faults: Faults | None = None,
     ) -> None:
+        self._faults = faults
         self._settings = settings
         self._clock = clock
         self._scheduler = scheduler
@@ -49,54 +63,65 @@ class EventBridgeEngine:
         self._originals: dict[tuple[Any, str], Callable[..., Any]] = {}
 
     # -- installation into moto ---------------------------------------------------------------
-    def install(self) -> None:
-        from moto.events.models import EventsBackend, Rule
-        from moto.events.responses import EventsHandler
-
+    def patches(self) -> PatchSet:
+        """moto keeps the buses, rules and targets; routing and delivery are this engine's."""
         engine = self
+        patches = PatchSet("eventbridge")
 
         def put_events(backend: Any, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
             return engine.put_events(backend, entries)
 
-        def put_rule(backend: Any, name: str, *args: Any, **kwargs: Any) -> Any:
-            pattern = kwargs.get("event_pattern")
-            if pattern:
-                engine.check_pattern(pattern)
-            return engine._originals[(EventsBackend, "put_rule")](backend, name, *args, **kwargs)
+        def validating(original: Any) -> Any:
+            def put_rule(backend: Any, name: str, *args: Any, **kwargs: Any) -> Any:
+                pattern = kwargs.get("event_pattern")
+                if pattern:
+                    engine.check_pattern(pattern)
+                return original(backend, name, *args, **kwargs)
+
+            return put_rule
 
         def send_to_targets(rule: Any, event: dict[str, Any], transform_input: bool = True) -> None:
-            # moto's replay path: route replayed events through the same matching and delivery.
             backend = aws.events_backend(rule.account_id, rule.region_name)
-            engine._route_to_rule(backend, rule, event)
+            deliveries: list[functools.partial[None]] = []
+            engine._route_to_rule(backend, rule, event, deliveries)
+            engine._deliver_all(deliveries)
 
         def test_event_pattern(handler: Any) -> str:
-            return json.dumps(
-                {
-                    "Result": engine.test_event_pattern(
-                        handler._get_param("EventPattern"), handler._get_param("Event")
-                    )
-                }
+            result = engine.test_event_pattern(
+                handler._get_param("EventPattern"), handler._get_param("Event")
             )
+            return json.dumps({"Result": result})
 
         def s3_event(account_id: str, bucket: Any, event_name: str, key: Any) -> None:
             engine.s3_event(account_id, bucket, event_name, key)
 
-        from moto.s3 import notifications as s3_notifications
-
-        for owner, name, replacement in (
-            (s3_notifications, "_send_event_bridge_message", s3_event),
-            (EventsBackend, "put_events", put_events),
-            (EventsBackend, "put_rule", put_rule),
-            (Rule, "send_to_targets", send_to_targets),
-            (EventsHandler, "test_event_pattern", test_event_pattern),
-        ):
-            self._originals[(owner, name)] = getattr(owner, name)
-            setattr(owner, name, replacement)
-
-    def uninstall(self) -> None:
-        for (owner, name), original in self._originals.items():
-            setattr(owner, name, original)
-        self._originals.clear()
+        patches.replace(
+            "moto.events.models:EventsBackend.put_events",
+            put_events,
+            why="moto delivers to few target types and fails the whole call on the others; entries fail "
+            "alone on AWS, and every rule is matched as AWS matches",
+        )
+        patches.wrap(
+            "moto.events.models:EventsBackend.put_rule",
+            validating,
+            why="moto accepts most invalid patterns; AWS rejects them at PutRule with its message",
+        )
+        patches.replace(
+            "moto.events.models:Rule.send_to_targets",
+            send_to_targets,
+            why="moto's replay path: replayed events are matched and delivered as any other",
+        )
+        patches.replace(
+            "moto.events.responses:EventsHandler.test_event_pattern",
+            test_event_pattern,
+            why="moto answers TestEventPattern with an empty 200",
+        )
+        patches.replace(
+            "moto.s3.notifications:_send_event_bridge_message",
+            s3_event,
+            why="S3 events reach the default bus with AWS's detail types and fields",
+        )
+        return patches
 
     # -- API behaviour ------------------------------------------------------------------------
     @staticmethod
@@ -133,8 +158,12 @@ class EventBridgeEngine:
                 "satisfy constraint: Member must have length less than or equal to 10"
             )
         results = []
+        deliveries: list[functools.partial[None]] = []
         for entry in entries:
             error = self._entry_error(backend, entry)
+            fault = self._faults.failed_entry("events", "PutEvents") if self._faults and not error else None
+            if fault is not None:
+                error = {"ErrorCode": fault.error_code, "ErrorMessage": fault.error_message}
             if error:
                 results.append(error)
                 self._trace.emit(
@@ -153,7 +182,8 @@ class EventBridgeEngine:
                 bus=bus.name,
                 event=event,
             )
-            self._route(backend, bus, event)
+            self._route(backend, bus, event, deliveries)
+        self._deliver_all(deliveries)
         return results
 
     def _entry_error(self, backend: Any, entry: dict[str, Any]) -> dict[str, str] | None:
@@ -239,26 +269,39 @@ class EventBridgeEngine:
     # -- routing ------------------------------------------------------------------------------
     def route_event(self, backend: Any, bus_name: str, event: dict[str, Any]) -> None:
         """Routes an already-formed event onto a bus (bus-to-bus forwarding, replays, S3, Lambda...)."""
-        bus = backend.describe_event_bus(bus_name)
-        self._trace.emit(
-            "event",
-            f"{event['source']} / {event['detail-type']} on bus {bus.name} (id {event['id']})",
-            bus=bus.name,
-            event=event,
-        )
-        self._route(backend, bus, event)
+        with BACKENDS:
+            bus = backend.describe_event_bus(bus_name)
+            self._trace.emit(
+                "event",
+                f"{event['source']} / {event['detail-type']} on bus {bus.name} (id {event['id']})",
+                bus=bus.name,
+                event=event,
+            )
+            deliveries: list[functools.partial[None]] = []
+            self._route(backend, bus, event, deliveries)
+            self._deliver_all(deliveries)
 
-    def _route(self, backend: Any, bus: Any, event: dict[str, Any]) -> None:
+    def _deliver_all(self, deliveries: list[functools.partial[None]]) -> None:
+        """One job delivers what one call routed: each delivery fails, retries and reports on its own."""
+        if deliveries:
+            self._scheduler.submit(lambda: [deliver() for deliver in deliveries], name="deliver")
+
+    def _route(
+        self, backend: Any, bus: Any, event: dict[str, Any], deliveries: list[functools.partial[None]]
+    ) -> None:
         matched = 0
         for rule in list(bus.rules.values()):
-            matched += self._route_to_rule(backend, rule, event)
+            matched += self._route_to_rule(backend, rule, event, deliveries)
         if not matched:
             self._trace.emit("event", f"  no rule on {bus.name} matched {event['id']}", event_id=event["id"])
 
-    def _route_to_rule(self, backend: Any, rule: Any, event: dict[str, Any]) -> int:
-        if rule.state != "ENABLED" or not rule.event_pattern.dump():
+    def _route_to_rule(
+        self, backend: Any, rule: Any, event: dict[str, Any], deliveries: list[functools.partial[None]]
+    ) -> int:
+        text = rule.event_pattern.dump()
+        if rule.state != "ENABLED" or not text:
             return 0
-        if not matches(json.loads(rule.event_pattern.dump()), event):
+        if not matches(_parsed(text), event):
             return 0
         if rule.name.startswith(ARCHIVE_RULE_PREFIX):
             self._archive(backend, rule, event)
@@ -271,10 +314,7 @@ class EventBridgeEngine:
         )
         first = self._clock.now()
         for target in list(rule.targets):
-            self._scheduler.submit(
-                functools.partial(self._deliver, rule, target, event, 1, first),
-                name=f"deliver {rule.name}/{target['Id']}",
-            )
+            deliveries.append(functools.partial(self._deliver, rule, target, event, 1, first))
         return 1
 
     def _archive(self, backend: Any, rule: Any, event: dict[str, Any]) -> None:
@@ -298,7 +338,11 @@ class EventBridgeEngine:
                 rule_arn=rule.arn,
                 rule_name=rule.name,
             )
-            where = self._send(rule, target, event, payload)
+            with BACKENDS:
+                where = self._send(rule, target, event, payload)
+                if self._faults and self._faults.duplicates("rule", rule.name, target=target["Id"]):
+                    # At-least-once: the target gets the same event again.
+                    where = f"{self._send(rule, target, event, payload)} (twice)"
         except (DeliveryError, InputTransformError) as error:
             code = getattr(error, "code", "InputTransformationFailed")
             self._failed(rule, target, event, attempt, first, code, str(error))
@@ -426,6 +470,13 @@ class EventBridgeEngine:
         except Exception as error:
             raise DeliveryError(_error_code(error), str(error)) from None
         raise DeliveryError("UnsupportedTarget", f"localcloud cannot deliver to {arn.service} targets")
+
+
+@functools.lru_cache(maxsize=4096)
+def _parsed(pattern_text: str) -> dict[str, Any]:
+    """A rule's pattern, parsed once per text rather than for every event."""
+    pattern: dict[str, Any] = json.loads(pattern_text)
+    return pattern
 
 
 def _bus_name(name_or_arn: str | None) -> str:

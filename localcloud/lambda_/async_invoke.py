@@ -2,20 +2,41 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import threading
 import time
 import uuid
+from collections import defaultdict, deque
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from localcloud import aws
-from localcloud.core import Clock, Scheduler, Settings, Trace
-from localcloud.lambda_runtime import InProcessRuntime
+from localcloud.core import backends as aws
+from localcloud.core.clock import Clock
+from localcloud.core.scheduler import Scheduler
+from localcloud.core.settings import Settings
+from localcloud.core.trace import Trace
+from localcloud.lambda_.runtime import Runtime, Throttled
 
 # Lambda's defaults for async invocations, and the waits between attempts (about 1 and 2 minutes).
 DEFAULT_RETRY_ATTEMPTS = 2
 DEFAULT_MAX_EVENT_AGE = 21600
 RETRY_DELAYS = (60.0, 120.0)
+# A throttled event goes back to the queue: Lambda retries it, with back-off, for up to 6 hours.
+THROTTLE_BACKOFF_SECONDS = (1.0, 300.0)
+
+
+@dataclass
+class _Event:
+    """One event in a function's asynchronous queue."""
+
+    function_arn: str
+    event: Any
+    request_id: str
+    received: float  # local clock
+    attempt: int = 1
+    throttles: int = 0
 
 
 class FunctionNotFound(Exception):
@@ -34,9 +55,14 @@ class AsyncInvoker:
         clock: Clock,
         scheduler: Scheduler,
         trace: Trace,
-        runtime: InProcessRuntime,
+        runtime: Runtime,
     ) -> None:
         self._runtime = runtime
+        # Lambda's asynchronous queue, per function: events wait here, not in a runner thread,
+        # until one of the function's environments is free.
+        self._queues: defaultdict[str, deque[_Event]] = defaultdict(deque)
+        self._running: defaultdict[str, int] = defaultdict(int)
+        self._lock = threading.Lock()
         self._settings = settings
         self._clock = clock
         self._scheduler = scheduler
@@ -53,12 +79,41 @@ class AsyncInvoker:
             request_id=request_id,
             event=event,
         )
-        received = self._clock.now()
-        self._scheduler.submit(
-            lambda: self._attempt(function_arn, event, request_id, received, 1),
-            name=f"lambda-async {function.function_name}",
-        )
+        self._enqueue(_Event(function.function_arn, event, request_id, self._clock.now()))
         return request_id
+
+    def pending(self) -> int:
+        """Events queued or running."""
+        with self._lock:
+            return sum(len(q) for q in self._queues.values()) + sum(self._running.values())
+
+    def _enqueue(self, item: _Event) -> None:
+        with self._lock:
+            self._queues[item.function_arn].append(item)
+        self._pump(item.function_arn)
+
+    def _pump(self, function_arn: str) -> None:
+        """Starts queued events while the function has environments to spare."""
+        limit = self._runtime.local_limit(function_arn)
+        with self._lock:
+            queue = self._queues[function_arn]
+            starting = []
+            while queue and self._running[function_arn] < limit:
+                self._running[function_arn] += 1
+                starting.append(queue.popleft())
+        for item in starting:
+            self._scheduler.submit(functools.partial(self._run, item), name=f"lambda-async {function_arn}")
+
+    def _run(self, item: _Event) -> None:
+        try:
+            self._attempt(item)
+        finally:
+            with self._lock:
+                self._running[item.function_arn] -= 1
+            self._pump(item.function_arn)
+
+    def _later(self, item: _Event, delay: float) -> None:
+        self._scheduler.submit(lambda: self._enqueue(item), delay=delay, name="lambda-async retry")
 
     def _function(self, function_arn: str) -> Any:
         arn = aws.Arn.parse(function_arn)
@@ -71,7 +126,13 @@ class AsyncInvoker:
         configs = getattr(function, "event_invoke_config", [])
         return dict(configs[0].config) if configs else {}
 
-    def _attempt(self, function_arn: str, event: Any, request_id: str, received: float, attempt: int) -> None:
+    def _attempt(self, item: _Event) -> None:
+        function_arn, event, request_id, attempt = (
+            item.function_arn,
+            item.event,
+            item.request_id,
+            item.attempt,
+        )
         try:
             function = self._function(function_arn)
         except FunctionNotFound:
@@ -84,7 +145,28 @@ class AsyncInvoker:
         max_age = int(config.get("MaximumEventAgeInSeconds", DEFAULT_MAX_EVENT_AGE))
 
         started = time.monotonic()
-        result = self._runtime.invoke(function, event)
+        try:
+            result = self._runtime.invoke(function, event)
+        except Throttled as throttled:
+            item.throttles += 1
+            low, high = THROTTLE_BACKOFF_SECONDS
+            delay = self._settings.delay(min(low * 2 ** (item.throttles - 1), high))
+            if self._clock.now() - item.received < max_age:
+                self._trace.emit(
+                    "lambda",
+                    f"{function.function_name} throttled ({throttled.reason}); "
+                    f"back in the queue in {delay:.2f} s",
+                    function=function.function_name,
+                    request_id=request_id,
+                    outcome="throttled",
+                )
+                self._later(item, delay)
+                return
+            error = {"errorType": "TooManyRequestsException", "errorMessage": str(throttled)}
+            self._send_to_destination(
+                function, config, "OnFailure", event, error, request_id, attempt - 1, "EventAgeExceeded"
+            )
+            return
         took = (time.monotonic() - started) * 1000
         response = _decode(result.payload)
         name = function.function_name
@@ -104,7 +186,7 @@ class AsyncInvoker:
             return
 
         error = response if isinstance(response, dict) else {"errorMessage": str(response)}
-        age = self._clock.now() - received
+        age = self._clock.now() - item.received
         if attempt <= max_retries and age < max_age:
             delay = self._settings.delay(RETRY_DELAYS[min(attempt - 1, len(RETRY_DELAYS) - 1)])
             self._trace.emit(
@@ -117,11 +199,8 @@ class AsyncInvoker:
                 attempt=attempt,
                 error=error,
             )
-            self._scheduler.submit(
-                lambda: self._attempt(function_arn, event, request_id, received, attempt + 1),
-                delay=delay,
-                name=f"lambda-async retry {name}",
-            )
+            item.attempt += 1
+            self._later(item, delay)
             return
         condition = "RetriesExhausted" if attempt > max_retries else "EventAgeExceeded"
         self._trace.emit(

@@ -1,0 +1,1 @@
+"""API Gateway REST APIs: the invoke URL, request validation, authorization and Lambda proxy integrations."""

@@ -1,0 +1,1 @@
+"""What every part of localcloud shares: settings, clocks, the scheduler, the trace, patches and HTTP."""

@@ -1,0 +1,1 @@
+"""Deploys a synthesized cloud assembly (cdk.out) through the service APIs."""

@@ -1,0 +1,1 @@
+"""Lambda: execution environments as worker processes, invocation, async retries and destinations."""

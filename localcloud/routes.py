@@ -1,0 +1,88 @@
+"""localcloud's own routes under /_localcloud/: health, trace, settle, clock, outputs, faults."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from localcloud.core.faults import InvalidFault
+from localcloud.core.http import json_response
+
+if TYPE_CHECKING:
+    from localcloud.app import LocalCloud
+
+# Settled means quiet this many times in a row, this far apart (work may start work).
+QUIET_CHECKS = 2
+QUIET_GAP_SECONDS = 0.01
+
+
+def mount_routes(cloud: LocalCloud) -> None:
+    app = cloud.app
+
+    def health(_request: Any) -> Any:
+        if cloud.ready:
+            return json_response(
+                {"status": "ready", "endpoint": cloud.settings.endpoint_url, "fast": cloud.settings.fast}
+            )
+        return json_response({"status": "deploying"}, 503)
+
+    def trace(request: Any) -> Any:
+        since = int(request.args.get("since", "0"))
+        limit = request.args.get("limit")
+        records, last = cloud.trace.page(
+            since=since, kind=request.args.get("kind"), limit=None if limit is None else int(limit)
+        )
+        return json_response({"records": records, "last": last})
+
+    def settle(request: Any) -> Any:
+        """Waits until no work is due soon: what a test or demo waits on before checking results."""
+        body = request.get_json(force=True, silent=True) or {}
+        timeout = float(body.get("timeout", 30))
+        within = float(body.get("within", 0.5 if cloud.settings.fast else 0.0))
+        deadline = time.monotonic() + timeout
+        quiet = 0
+        busy = cloud.busy()
+        while quiet < QUIET_CHECKS and time.monotonic() < deadline:
+            idle = cloud.scheduler.wait_idle(max(deadline - time.monotonic(), 0), within=within)
+            busy = cloud.busy()
+            still = any(count for name, count in busy.items() if name != "pending")
+            quiet = quiet + 1 if idle and not still else 0
+            if quiet < QUIET_CHECKS:
+                time.sleep(QUIET_GAP_SECONDS)
+        settled = quiet >= QUIET_CHECKS
+        return json_response({"settled": settled, **busy}, 200 if settled else 504)
+
+    def clock(request: Any) -> Any:
+        if request.method == "POST":
+            body = request.get_json(force=True, silent=True) or {}
+            cloud.clock.advance(float(body.get("advance", 0)))
+            cloud.trace.emit("clock", f"clock advanced by {body.get('advance', 0)} s")
+        return json_response({"now": cloud.clock.now(), "offset": cloud.clock.offset})
+
+    def outputs(_request: Any) -> Any:
+        return json_response(cloud.result.outputs if cloud.result else {})
+
+    def faults(request: Any) -> Any:
+        if request.method == "DELETE":
+            fault_id = request.args.get("id")
+            return json_response({"cleared": cloud.faults.clear(None if fault_id is None else int(fault_id))})
+        if request.method == "POST":
+            body = request.get_json(force=True, silent=True)
+            specs = body.get("faults") if isinstance(body, dict) else body
+            if not isinstance(specs, list):
+                return json_response({"error": 'send {"faults": [...]} (or a list of faults)'}, 400)
+            try:
+                added = cloud.faults.add(specs)
+            except (InvalidFault, TypeError, ValueError) as error:
+                return json_response({"error": str(error)}, 400)
+            return json_response({"faults": [fault.describe() for fault in added]}, 201)
+        return json_response({"faults": cloud.faults.listed()})
+
+    for method in ("GET", "POST", "DELETE"):
+        app.route(method, "/_localcloud/faults", faults)
+    app.route("GET", "/_localcloud/health", health)
+    app.route("GET", "/_localcloud/trace", trace)
+    app.route("POST", "/_localcloud/settle", settle)
+    app.route("GET", "/_localcloud/clock", clock)
+    app.route("POST", "/_localcloud/clock", clock)
+    app.route("GET", "/_localcloud/outputs", outputs)
