@@ -53,7 +53,7 @@ demo: synth ## Start localcloud, trigger every flow with events/, print the trac
 
 bench: synth ## Cold starts against the boto3 floor, and order throughput/latency through localcloud
 	$(PY) bench/cold_start.py
-	$(PY) bench/orders.py
+	$(PY) bench/localcloud.py
 
 clean: ## Remove generated files (not the installed tooling)
 	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache

@@ -1,149 +1,118 @@
-"""Order throughput through localcloud (fast mode): orders completed per second, p50/p99 latency.
-
-Starts localcloud on a free port with the synthesized app, stocks one SKU, places ORDERS orders
-through the signed REST API from a few client threads, and reads each order's OrderCompleted
-event time from the trace. What it measures is localcloud running the real handlers and
-workflows on this machine, not AWS: use it to compare changes, not to size production.
-"""
+"""Bursts of orders through the app's signed REST API on localcloud: wall time, statuses, CPU per order."""
 
 from __future__ import annotations
 
 import json
 import os
-import statistics
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 import uuid
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from bench.servers import TRACE_KEEP, BenchError, Cpu, Server, client, http_json, settle, tree_cpu
+from tests.local.api import call
 
-from scripts.demo import free_port  # noqa: E402
-from tests.local.api import call  # noqa: E402
-
-ORDERS = int(os.environ.get("BENCH_ORDERS", "100"))
-CLIENTS = 4
-
-
-def wait_ready(endpoint: str, server: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise SystemExit("localcloud exited")
-        try:
-            with urllib.request.urlopen(f"{endpoint}/_localcloud/health", timeout=2) as response:
-                if json.loads(response.read()).get("status") == "ready":
-                    return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise SystemExit("localcloud not ready")
+ORDERS = int(os.environ.get("BENCH_ORDERS", "200"))
+ORDERS_SMALL = int(os.environ.get("BENCH_ORDERS_SMALL", "20"))
+ORDER_CLIENTS = 8
+IDLE_SAMPLE_S = 2.0
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+@dataclass
+class OrderRun:
+    orders: int
+    wall: float  # first POST → settled
+    settled: dict[str, Any]
+    posts: Counter[int]  # HTTP status of each POST /orders
+    statuses: Counter[str]
+    cpu: Cpu
+    idle_cores: float  # the tree's CPU use while nothing was asked of it, in cores
+    completed_latencies: list[float] | None  # POST → OrderCompleted, None if the trace lost records
+
+    @property
+    def cpu_per_order(self) -> float:
+        return self.cpu.total / self.orders
 
 
-def main() -> None:
-    port = free_port()
-    endpoint = f"http://127.0.0.1:{port}"
-    outputs_file = ROOT / ".localcloud" / "bench-outputs.json"
-    outputs_file.parent.mkdir(exist_ok=True)
-    env = {**os.environ, "LOCALCLOUD_FAST": "1"}
-    env.pop("AWS_ENDPOINT_URL", None)
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "localcloud",
-            "--port",
-            str(port),
-            "--quiet",
-            "--outputs-file",
-            str(outputs_file),
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_ready(endpoint, server)
-        outputs = {
-            k: v for values in json.loads(outputs_file.read_text()).values() for k, v in values.items()
-        }
-        import boto3
+class Shop:
+    """The app's order API and inventory table, as tests/local/test_order_flow.py uses them."""
 
-        dynamodb = boto3.client(
-            "dynamodb",
-            endpoint_url=endpoint,
-            region_name="us-east-1",
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
+    def __init__(self, endpoint: str, outputs_file: Path) -> None:
+        outputs = json.loads(outputs_file.read_text())
+        self.outputs = {key: value for values in outputs.values() for key, value in values.items()}
+        self.endpoint = endpoint
+        self.api_url = self.outputs["ApiUrl"]
+        self.sku = f"BENCH-{uuid.uuid4().hex[:8].upper()}"
+
+    def stock(self, available: int) -> None:
+        client("dynamodb", self.endpoint).put_item(
+            TableName=self.outputs["InventoryTableName"],
+            Item={"sku": {"S": self.sku}, "available": {"N": str(available)}, "reserved": {"N": "0"}},
         )
-        sku = f"BENCH-{uuid.uuid4().hex[:6].upper()}"
-        dynamodb.put_item(
-            TableName=outputs["InventoryTableName"],
-            Item={"sku": {"S": sku}, "available": {"N": str(ORDERS)}, "reserved": {"N": "0"}},
-        )
+
+    def place(self, _: int = 0) -> tuple[int, str | None, float]:
+        """POST /orders for one item; the HTTP status, the order id and when the POST went out."""
         body = {
-            "customerId": "bench",
-            "lines": [{"sku": sku, "quantity": 1, "unitPriceCents": 100}],
+            "customerId": f"c-{uuid.uuid4().hex[:8]}",
+            "lines": [{"sku": self.sku, "quantity": 1, "unitPriceCents": 1250}],
             "currency": "EUR",
             "paymentToken": "tok_visa",
         }
-
-        def place(_: int) -> tuple[str, float]:
-            started = time.time()
-            response = call(outputs["ApiUrl"], "POST", "/orders", body)
-            assert response.status == 202, response
-            return response.body["orderId"], started
-
         began = time.time()
-        with ThreadPoolExecutor(max_workers=CLIENTS) as pool:
-            placed = dict(pool.map(place, range(ORDERS)))
-        request = urllib.request.Request(
-            f"{endpoint}/_localcloud/settle",
-            data=b'{"timeout": 600}',
-            method="POST",
-            headers={"Content-Type": "application/json"},
-        )
-        try:
-            urllib.request.urlopen(request, timeout=700).read()
-        except urllib.error.HTTPError as error:  # not settled: report what did complete
-            print(f"localcloud did not settle: {error.read().decode()}")
-        with urllib.request.urlopen(f"{endpoint}/_localcloud/trace?kind=event", timeout=60) as response:
-            records = json.loads(response.read())["records"]
-        completed = {
-            r["event"]["detail"]["orderId"]: r["time"]
-            for r in records
-            if r.get("bus") == outputs["EventBusName"] and r["event"]["detail-type"] == "OrderCompleted"
-        }
-        latencies = [completed[order] - started for order, started in placed.items() if order in completed]
-        if not latencies:
-            raise SystemExit("no order completed")
-        elapsed = max(completed.values()) - began
-        print(
-            f"Orders through localcloud (fast mode), {ORDERS} orders from {CLIENTS} clients, "
-            f"{datetime.now().isoformat(timespec='seconds')}"
-        )
-        print("| metric | value |")
-        print("|---|---|")
-        print(f"| orders completed | {len(latencies)} of {ORDERS} |")
-        print(f"| orders placed → completed per second | {len(latencies) / elapsed:.1f} |")
-        print(f"| POST → OrderCompleted p50 | {statistics.median(latencies) * 1000:.0f} ms |")
-        print(f"| POST → OrderCompleted p99 | {percentile(latencies, 0.99) * 1000:.0f} ms |")
-    finally:
-        server.terminate()
-        server.wait(timeout=15)
+        response = call(self.api_url, "POST", "/orders", body)
+        order_id = response.body.get("orderId") if isinstance(response.body, dict) else None
+        return response.status, order_id, began
+
+    def status(self, order_id: str) -> str:
+        response = call(self.api_url, "GET", f"/orders/{order_id}")
+        return str(response.body.get("status")) if response.status == 200 else f"HTTP {response.status}"
 
 
-if __name__ == "__main__":
-    main()
+def run_orders(server: Server, outputs_file: Path, orders: int) -> OrderRun:
+    shop = Shop(server.endpoint, outputs_file)
+    shop.stock(orders + 1)
+    # Warm-up: one order through every function of the flow, so the burst starts on warm workers.
+    status, order_id, _ = shop.place()
+    if status != 202 or not order_id or not settle(server.endpoint).get("settled"):
+        raise BenchError(f"the warm-up order did not go through: POST {status}, order {order_id}")
+    since = http_json("GET", f"{server.endpoint}/_localcloud/trace?limit=1")["last"]
+    idle_from = tree_cpu(server.process.pid)
+    time.sleep(IDLE_SAMPLE_S)
+    before = tree_cpu(server.process.pid)
+    with ThreadPoolExecutor(max_workers=ORDER_CLIENTS) as pool:
+        placed = list(pool.map(shop.place, range(orders)))
+    settled = settle(server.endpoint)
+    ended = time.time()
+    cpu = tree_cpu(server.process.pid) - before
+    # Read back only after the CPU reading: these GETs are not part of the burst's work.
+    ids = [order_id for _, order_id, _ in placed if order_id]
+    with ThreadPoolExecutor(max_workers=ORDER_CLIENTS) as pool:
+        statuses = Counter(pool.map(shop.status, ids))
+    return OrderRun(
+        orders=orders,
+        wall=ended - min(began for _, _, began in placed),
+        settled=settled,
+        posts=Counter(status for status, _, _ in placed),
+        statuses=statuses,
+        cpu=cpu,
+        idle_cores=(before - idle_from).total / IDLE_SAMPLE_S,
+        completed_latencies=completion_latencies(server.endpoint, since, placed),
+    )
+
+
+def completion_latencies(
+    endpoint: str, since: int, placed: list[tuple[int, str | None, float]]
+) -> list[float] | None:
+    """POST → OrderCompleted event per completed order, from the trace; None if records fell off it."""
+    answer = http_json("GET", f"{endpoint}/_localcloud/trace?since={since}&kind=event")
+    if answer["last"] - since > TRACE_KEEP:
+        return None
+    completed = {
+        r["event"]["detail"].get("orderId"): r["time"]
+        for r in answer["records"]
+        if isinstance(r.get("event"), dict) and r["event"].get("detail-type") == "OrderCompleted"
+    }
+    return [completed[order_id] - began for _, order_id, began in placed if order_id in completed]

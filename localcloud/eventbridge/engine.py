@@ -19,6 +19,7 @@ from localcloud.core.patches import PatchSet
 from localcloud.core.scheduler import Scheduler
 from localcloud.core.settings import Settings
 from localcloud.core.trace import Trace
+from localcloud.eventbridge.aws_events import s3_notification
 from localcloud.eventbridge.patterns import InvalidEventPattern, matches, parse_pattern, validate_pattern
 from localcloud.eventbridge.transform import InputTransformError, target_input
 from localcloud.lambda_.async_invoke import AsyncInvoker, FunctionNotFound
@@ -231,38 +232,7 @@ class EventBridgeEngine:
 
     def s3_event(self, account_id: str, bucket: Any, event_name: str, key: Any) -> None:
         """S3 sends its notifications to the account's default bus (bucket with EventBridge enabled)."""
-        # "s3:ObjectCreated:Put" -> "Object Created", reason "PutObject"
-        kind, _, action = event_name.split(":", 1)[1].partition(":")
-        detail_type = {
-            "ObjectCreated": "Object Created",
-            "ObjectRemoved": "Object Deleted",
-            "ObjectRestore": "Object Restore Completed",
-            "ObjectTagging": "Object Tags Deleted" if action == "Delete" else "Object Tags Added",
-        }.get(kind, kind)
-        event = {
-            "version": "0",
-            "id": str(uuid.uuid4()),
-            "detail-type": detail_type,
-            "source": "aws.s3",
-            "account": account_id,
-            "time": datetime.fromtimestamp(self._clock.now(), UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "region": bucket.region_name,
-            "resources": [bucket.arn],
-            "detail": {
-                "version": "0",
-                "bucket": {"name": bucket.name},
-                "object": {
-                    "key": key.name,
-                    "size": key.size,
-                    "etag": key.etag.replace('"', ""),
-                    "sequencer": uuid.uuid4().hex[:16].upper(),
-                },
-                "request-id": uuid.uuid4().hex[:16].upper(),
-                "requester": account_id,
-                "source-ip-address": "127.0.0.1",
-                "reason": f"{action}Object" if action in ("Put", "Copy", "Post") else action or kind,
-            },
-        }
+        event = s3_notification(account_id, bucket, event_name, key, now=self._clock.now())
         backend = aws.events_backend(account_id, bucket.region_name)
         self._scheduler.submit(lambda: self.route_event(backend, "default", event), name="s3 event")
 
