@@ -136,7 +136,7 @@ class LocalCloud:
         """Gives the runtime the function's code asset and the log group its LoggingConfig names."""
         from localcloud.core import backends
 
-        self.runtime.register(function.function_arn, function.code_dir)
+        self.runtime.register(function.function_arn, function.code_dir, function.layer_dirs)
         if function.log_group:
             arn = backends.Arn.parse(function.function_arn)
             # moto ignores LoggingConfig; the runtime writes where this attribute says.

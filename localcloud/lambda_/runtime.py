@@ -12,10 +12,12 @@ no Step Functions deadline).
 from __future__ import annotations
 
 import dataclasses
+import sys
 import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -123,6 +125,7 @@ class Runtime:
         self._credentials = credentials
         self._init_timeout = settings.init_timeout
         self._code: dict[str, Path] = {}  # function ARN (unqualified) -> code dir
+        self._layers: dict[str, tuple[str, ...]] = {}  # function ARN -> what its layers put on sys.path
         self._pools: dict[str, _Pool] = {}
         self._reserved: dict[str, int] = {}  # function ARN -> its reserved concurrency, when set
         self._lock = threading.Lock()
@@ -130,13 +133,14 @@ class Runtime:
         self._zygote_lock = threading.Lock()
 
     # -- code ---------------------------------------------------------------------------------
-    def register(self, function_arn: str, code_dir: Path | str) -> None:
-        """Runs the function (every version) from `code_dir`, its unzipped code."""
+    def register(self, function_arn: str, code_dir: Path | str, layers: Sequence[Path] = ()) -> None:
+        """Runs the function (every version) from `code_dir`, its unzipped code, with its layers' code."""
         path = Path(code_dir).resolve()
         if not path.is_dir():
             raise NotADirectoryError(f"code dir of {function_arn} is not a directory: {path}")
         with self._lock:
             self._code[_unqualified(function_arn)] = path
+            self._layers[_unqualified(function_arn)] = tuple(_layer_paths(layers))
 
     def handles(self, function: LambdaFunction) -> bool:
         return _unqualified(function.function_arn) in self._code
@@ -269,6 +273,7 @@ class Runtime:
             handler=function.handler or "",
             runtime=function.run_time or "",
             code_dir=str(code_dir),
+            layers=self._layers.get(arn, ()),
             env=tuple(sorted(self._environment(function, code_dir, log_group).items())),
             timeout=float(function.timeout or 3),
             memory=int(function.memory_size or 128),
@@ -474,6 +479,17 @@ class Runtime:
             init_duration_ms=init_ms,
             timed_out=final.timed_out,
         )
+
+
+def _layer_paths(layers: Sequence[Path]) -> list[str]:
+    """Where a layer's Python code is, as Lambda puts it on the path: /opt/python and its site-packages."""
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    paths = []
+    for layer in layers:
+        for candidate in (Path(layer) / "python", Path(layer) / "python" / "lib" / version / "site-packages"):
+            if candidate.is_dir():
+                paths.append(str(candidate.resolve()))
+    return paths
 
 
 def _unqualified(function_arn: str) -> str:

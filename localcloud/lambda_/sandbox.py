@@ -32,6 +32,7 @@ class FunctionSpec:
     handler: str
     runtime: str
     code_dir: str
+    layers: tuple[str, ...]  # directories the function's layers put on sys.path, after its own code
     env: tuple[tuple[str, str], ...]
     timeout: float
     memory: int
@@ -126,6 +127,7 @@ class Sandbox:
             "handler": spec.handler,
             "runtime": spec.runtime,
             "code_dir": spec.code_dir,
+            "layers": list(spec.layers),
             "env": dict(spec.env),
             "memory": spec.memory,
             "log_group": spec.log_group,

@@ -166,7 +166,8 @@ class Worker:
         code_dir = function["code_dir"]
         os.chdir(code_dir)
         _forget_shadowed_modules(code_dir)
-        sys.path[:] = [code_dir, *(p for p in sys.path if p not in ("", function["project_root"]))]
+        host = [p for p in sys.path if p not in ("", function["project_root"])]
+        sys.path[:] = [code_dir, *function.get("layers", ()), *host]  # /var/task, then /opt
         sys.stdout = sys.stderr = _Output(self)
         root = logging.getLogger()
         root.handlers = [_LambdaHandler(self)]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.localcloud.running_cloud import Cloud, running_cloud
+from tests.unit.localcloud.running_cloud import FIXTURES, Cloud, running_cloud
 
 
 @pytest.fixture(scope="module")
@@ -224,3 +224,15 @@ def test_functions_created_without_python_code_keep_motos_behaviour(cloud: Cloud
     # Then localcloud does not claim it: moto echoes the payload, as it does without Docker
     assert response["StatusCode"] == 200
     assert response["Payload"].read() == b'{"echo": 1}'
+
+
+def test_a_function_runs_with_its_layers_code(cloud: Cloud) -> None:
+    # Given a function whose handler imports a module its layer provides (as the deployer registers it)
+    arn = cloud.create_function("layered", "lambda_layer_user")
+    cloud.cloud.runtime.register(arn, FIXTURES / "lambda_layer_user", [FIXTURES / "layer_greeting"])
+
+    # When it is invoked
+    _, body = cloud.invoke("layered")
+
+    # Then the layer's python/ directory was on its path
+    assert body == "hello from the layer"
