@@ -247,8 +247,12 @@ class Server:
         self._server: BaseWSGIServer = make_server(
             host, port, app, threaded=True, request_handler=_keep_alive_handler()
         )
+        # Stopping waits for the serving loop's next look at its flag: look often.
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="localcloud-http", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="localcloud-http",
+            daemon=True,
         )
 
     @property

@@ -12,6 +12,7 @@ no Step Functions deadline).
 from __future__ import annotations
 
 import dataclasses
+import os
 import sys
 import threading
 import time
@@ -281,8 +282,6 @@ class Runtime:
         )
 
     def _environment(self, function: LambdaFunction, code_dir: Path, log_group: str) -> dict[str, str]:
-        import os
-
         access_key, secret_key, session_token = self._credentials
         env = {"PATH": os.environ.get("PATH") or os.defpath, "LANG": "en_US.UTF-8", "TZ": ":UTC"}
         env.update({str(k): str(v) for k, v in (function.environment_vars or {}).items()})

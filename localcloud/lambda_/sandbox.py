@@ -96,7 +96,9 @@ class Zygote:
         return int(PID.unpack(answer)[0]), mine
 
     def stop(self) -> None:
+        """Ends the zygote at once (it keeps nothing); its workers end as their sockets close."""
         self._control.close()
+        self.process.terminate()
         try:
             self.process.wait(timeout=5)
         except subprocess.TimeoutExpired:

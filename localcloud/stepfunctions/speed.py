@@ -111,6 +111,8 @@ def _threads(patches: PatchSet) -> None:
         why="a new thread for every state's evaluation; kept threads do the same work",
     )
     for module in (
+        f"{_ASL}.component.state.exec.execute_state",
+        f"{_ASL}.component.test_state.program.test_state_program",
         f"{_ASL}.component.program.program",
         f"{_ASL}.component.state.exec.state_map.iteration.inline_iteration_component",
         f"{_ASL}.component.state.exec.state_task.service.state_task_service_callback",

@@ -70,14 +70,15 @@ def test_a_task_waiting_in_localclouds_queue_is_not_timed_out(cloud: Cloud, sfn:
         execution = sfn.start_execution(stateMachineArn=queued, input='{"n": 2}')["executionArn"]
         wait_until(lambda: cloud.usage("gated")["waiting"] == 1, "the task's invocation to wait in line")
         time.sleep(HELD_SECONDS)
-        still_running = sfn.describe_execution(executionArn=execution)["status"]
+        still = sfn.describe_execution(executionArn=execution)
+        still_running = still["status"]
         cloud.open_gate("/gate/fair")
         _, held = holder.result(timeout=WAIT_SECONDS)
         described = finish(sfn, execution)
 
     # Then the task was not failed while it waited: it ran once the environment was free, and succeeded
     assert held["n"] == 1
-    assert still_running == "RUNNING"
+    assert still_running == "RUNNING", (still.get("error"), still.get("cause"), history_types(sfn, execution))
     assert output(described) == {"pid": held["pid"], "n": 2}
     assert "TaskTimedOut" not in history_types(sfn, execution)
 
