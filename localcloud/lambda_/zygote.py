@@ -13,6 +13,7 @@ descriptor. The answer is the worker's process id. The zygote ends when localclo
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import os
 import signal
@@ -39,11 +40,60 @@ PRELOAD = (
 PID = struct.Struct("!q")
 
 
+# The services whose API models every worker's SDK reads: read once here, shared by every fork.
+WARM_SERVICES = (
+    "dynamodb",
+    "sqs",
+    "sns",
+    "events",
+    "stepfunctions",
+    "lambda",
+    "s3",
+    "sesv2",
+    "iot",
+    "iot-data",
+    "cloudformation",
+    "logs",
+    "ssm",
+    "sts",
+)
+
+
 def preload() -> None:
     for name in PRELOAD:
         # Not installed here: functions that need it fail as they would on AWS.
         with contextlib.suppress(ImportError):
             importlib.import_module(name)
+    _share_sdk_models()
+
+
+def _share_sdk_models() -> None:
+    """Every botocore session of a worker reads its API models from one loader, filled here.
+
+    A session reads each service's model (a large JSON file) the first time a client of it is made,
+    into a cache of its own loader; a handler makes its session at INIT, so every cold start read
+    them again. One loader per data path, shared, is what every session of one process can use: the
+    models are read-only.
+    """
+    from localcloud.core.patches import REGISTRY, PatchSet
+
+    try:
+        import botocore.session
+    except ImportError:
+        return
+    patches = PatchSet("worker sdk models")
+    patches.wrap(
+        "botocore.session:create_loader",
+        lambda original: functools.lru_cache(maxsize=None)(original),
+        why="a loader per session read every API model again at each cold start; one loader shares them",
+    )
+    REGISTRY.install(patches)
+    session = botocore.session.get_session()
+    for service in WARM_SERVICES:
+        with contextlib.suppress(Exception):  # a service this botocore does not know
+            session.get_service_model(service)
+    with contextlib.suppress(Exception):
+        session.get_component("endpoint_resolver")
 
 
 def _reap(*_: object) -> None:

@@ -16,6 +16,23 @@ from moto import mock_aws
 REGION = "us-east-1"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def shared_sdk_models() -> Iterator[None]:
+    """Handler modules are imported afresh per test, each making a boto3 session that would read the
+    API models again (~50 ms a client); one loader for every session reads them once."""
+    import functools
+
+    import botocore.session
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(
+            botocore.session,
+            "create_loader",
+            functools.lru_cache(maxsize=None)(botocore.session.create_loader),
+        )
+        yield
+
+
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Dummy credentials and a region, with every AWS call served by moto."""
