@@ -187,28 +187,14 @@ def _keep_alive_handler() -> type:
             # The whole body first: the next request on this connection starts right after it.
             environ["wsgi.input"] = io.BytesIO(_read_body(self.rfile, environ))
             environ.pop("wsgi.input_terminated", None)
-            answer: dict[str, Any] = {}
-
-            def start_response(
-                status: str, headers: list[tuple[str, str]], *_: Any
-            ) -> Callable[[bytes], None]:
-                answer["status"], answer["headers"] = status, headers
-                return lambda _data: None
-
             try:
-                chunks = self.server.app(environ, start_response)
-                try:
-                    body = b"".join(chunks)
-                finally:
-                    close = getattr(chunks, "close", None)
-                    if close is not None:
-                        close()
+                status, headers, body = call_wsgi(self.server.app, environ)
             except Exception as error:  # a bug anywhere answers 500 and keeps the server up
-                answer = {"status": "500 Internal Server Error", "headers": [("Content-Type", "text/plain")]}
+                status, headers = "500 Internal Server Error", [("Content-Type", "text/plain")]
                 body = f"localcloud: {type(error).__name__}: {error}".encode()
-            code, _, reason = answer["status"].partition(" ")
+            code, _, reason = status.partition(" ")
             self.send_response(int(code), reason)
-            for key, value in answer["headers"]:
+            for key, value in headers:
                 if key.lower() not in ("content-length", "connection", "transfer-encoding"):
                     self.send_header(key, value)
             self.send_header("Content-Length", str(len(body)))
@@ -223,6 +209,24 @@ def _keep_alive_handler() -> type:
             pass  # the trace says what happened
 
     return KeepAliveHandler
+
+
+def call_wsgi(app: WSGIApp, environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], bytes]:
+    """Runs a WSGI app to its end: the status line, the headers and the whole body."""
+    answer: dict[str, Any] = {}
+
+    def start_response(status: str, headers: list[tuple[str, str]], *_: Any) -> Callable[[bytes], None]:
+        answer["status"], answer["headers"] = status, headers
+        return lambda _data: None
+
+    chunks = app(environ, start_response)
+    try:
+        body = b"".join(chunks)
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
+    return answer["status"], answer["headers"], body
 
 
 def _read_body(stream: Any, environ: dict[str, Any]) -> bytes:
@@ -327,20 +331,8 @@ class InProcessSession:
                 environ["CONTENT_TYPE"] = text
             elif key != "CONTENT_LENGTH":
                 environ[f"HTTP_{key}"] = text
-        answer: dict[str, Any] = {}
-
-        def start_response(status: str, headers: list[tuple[str, str]], *_: Any) -> Callable[[bytes], None]:
-            answer["status"], answer["headers"] = int(status.split(" ", 1)[0]), headers
-            return lambda _data: None
-
-        chunks = self._app(environ, start_response)
-        try:
-            data = b"".join(chunks)
-        finally:
-            close = getattr(chunks, "close", None)
-            if close is not None:
-                close()
-        return AWSResponse(request.url, answer["status"], dict(answer["headers"]), _Body(data))
+        status, headers, data = call_wsgi(self._app, environ)
+        return AWSResponse(request.url, int(status.split(" ", 1)[0]), dict(headers), _Body(data))
 
     def close(self) -> None:
         pass
