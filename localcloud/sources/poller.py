@@ -311,6 +311,17 @@ class EventSourcePoller:
                 outcome=f"duplicate {outcome}",
             )
 
+    def trace_filtered(self, state: MappingState, records: str, count: int, fate: str) -> None:
+        """`count` records (described by `records`) matched none of the mapping's filters."""
+        self.trace.emit(
+            "esm",
+            f"{records} matched no filter; {fate}",
+            mapping=state.uuid,
+            source=state.source_arn,
+            records=count,
+            outcome="filtered",
+        )
+
     def take_slot(self, state: MappingState, concurrency: int) -> bool:
         """One of the mapping's `concurrency` batches in flight, if one is free."""
         with self._lock:

@@ -118,14 +118,7 @@ class QueuePolling:
             if throttled:
                 state.not_before = time.monotonic() + poller.throttle_backoff(state)
         if unmatched:
-            poller.trace.emit(
-                "esm",
-                f"{queue.name}: {unmatched} message(s) matched no filter; deleted",
-                mapping=state.uuid,
-                source=state.source_arn,
-                records=unmatched,
-                outcome="filtered",
-            )
+            poller.trace_filtered(state, f"{queue.name}: {unmatched} message(s)", unmatched, "deleted")
         with BACKENDS:
             for record in records:
                 if record["messageId"] not in keep:

@@ -118,14 +118,8 @@ class StreamPolling:
         state.window_started = None
         state.position += consumed
         if dropped:
-            self._poller.trace.emit(
-                "esm",
-                f"{source_name(state.source_arn)} stream: {dropped} record(s) matched no filter; skipped",
-                mapping=state.uuid,
-                source=state.source_arn,
-                records=dropped,
-                outcome="filtered",
-            )
+            name = source_name(state.source_arn)
+            self._poller.trace_filtered(state, f"{name} stream: {dropped} record(s)", dropped, "skipped")
         if not chosen:
             self._poller.schedule(state)  # more records may follow the filtered ones
             return False

@@ -36,10 +36,7 @@ def integration_patches() -> PatchSet:
         boto_service_name: str | None = None,
         service_action_name: str | None = None,
     ) -> None:
-        operation = _operation_model(
-            task._get_boto_service_name(boto_service_name=boto_service_name),
-            task._get_boto_service_action(service_action_name=service_action_name),
-        )
+        operation = _task_operation(task, boto_service_name, service_action_name)
         if operation is not None and operation.input_shape is not None:
             to_boto_request(parameters, operation.input_shape)
 
@@ -49,10 +46,7 @@ def integration_patches() -> PatchSet:
         boto_service_name: str | None = None,
         service_action_name: str | None = None,
     ) -> None:
-        operation = _operation_model(
-            task._get_boto_service_name(boto_service_name=boto_service_name),
-            task._get_boto_service_action(service_action_name=service_action_name),
-        )
+        operation = _task_operation(task, boto_service_name, service_action_name)
         if operation is not None and operation.output_shape is not None:
             # Optimised integrations give dates as epoch milliseconds; aws-sdk ones keep moto's.
             epoch_millis = task.resource.service_name != "aws-sdk"
@@ -74,6 +68,14 @@ def _botocore_session() -> Any:
     import botocore.session
 
     return botocore.session.get_session()
+
+
+def _task_operation(task: Any, boto_service_name: str | None, service_action_name: str | None) -> Any:
+    """botocore's operation model for the service and action a Task state calls (None if unknown)."""
+    return _operation_model(
+        task._get_boto_service_name(boto_service_name=boto_service_name),
+        task._get_boto_service_action(service_action_name=service_action_name),
+    )
 
 
 @functools.cache

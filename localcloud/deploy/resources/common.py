@@ -122,15 +122,15 @@ class ResourceCall:
         allowed: str = r"A-Za-z0-9\-_",
     ) -> str:
         """A name like the one CloudFormation generates (`stack-LogicalId-SUFFIX`), stable across runs."""
-        return generated_name(
-            self.stack,
-            self.logical_id,
-            max_len,
-            with_stack=with_stack,
-            sep=sep,
-            lowercase=lowercase,
-            allowed=allowed,
-        )
+        # A hash, not a random suffix: names stay the same on every local deploy of the same assembly.
+        digest = hashlib.sha256(f"{self.stack}/{self.logical_id}".encode()).digest()
+        suffix = base64.b32encode(digest).decode()[:12]
+        prefix = f"{self.stack}{sep}{self.logical_id}" if with_stack else self.logical_id
+        if lowercase:
+            prefix, suffix = prefix.lower(), suffix.lower()
+        prefix = re.sub(f"[^{allowed}]", sep or "", prefix)
+        room = max_len - len(suffix) - len(sep)
+        return f"{prefix[:room]}{sep}{suffix}"
 
     @property
     def account_id(self) -> str:
@@ -157,27 +157,6 @@ def partition_of(region: str) -> str:
     if region.startswith("us-gov-"):
         return "aws-us-gov"
     return "aws"
-
-
-def generated_name(
-    stack: str,
-    logical_id: str,
-    max_len: int,
-    *,
-    with_stack: bool = True,
-    sep: str = "-",
-    lowercase: bool = False,
-    allowed: str = r"A-Za-z0-9\-_",
-) -> str:
-    # A hash, not a random suffix: names stay the same on every local deploy of the same assembly.
-    digest = hashlib.sha256(f"{stack}/{logical_id}".encode()).digest()
-    suffix = base64.b32encode(digest).decode()[:12]
-    prefix = f"{stack}{sep}{logical_id}" if with_stack else logical_id
-    if lowercase:
-        prefix, suffix = prefix.lower(), suffix.lower()
-    prefix = re.sub(f"[^{allowed}]", sep or "", prefix)
-    room = max_len - len(suffix) - len(sep)
-    return f"{prefix[:room]}{sep}{suffix}"
 
 
 # ---------------------------------------------------------------- value helpers
