@@ -264,6 +264,15 @@ def keys_of(batch: list[dict[str, Any]]) -> list[str]:
     return [record["dynamodb"]["Keys"]["pk"]["S"] for record in batch]
 
 
+def failing_on(key: str, message: str = "x") -> Callable[[dict[str, Any]], Outcome]:
+    """A function script that fails (errorType Boom) on any stream batch holding the item `key`."""
+    return lambda event: (
+        Outcome(error={"errorType": "Boom", "errorMessage": message})
+        if key in keys_of(event["Records"])
+        else Outcome()
+    )
+
+
 def on_failure_messages(cloud: Cloud, url: str) -> list[dict[str, Any]]:
     return [json.loads(body) for body in drain(cloud, url)]
 

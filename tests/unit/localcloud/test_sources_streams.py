@@ -18,6 +18,7 @@ from tests.unit.localcloud.sources_helpers import (
     create_function,
     create_queue,
     create_table,
+    failing_on,
     keys_of,
     on_failure_messages,
     outcomes,
@@ -121,11 +122,7 @@ def test_failing_record_is_retried_then_reported_on_failure_and_the_shard_moves_
     function_arn = create_function(cloud.awslambda)
     stream_arn = create_table(cloud)
     failure_url, failure_arn = create_queue(cloud, "stream-failures")
-    cloud.function.script = lambda event: (
-        Outcome(error={"errorType": "Boom", "errorMessage": "bad record"})
-        if "bad" in keys_of(event["Records"])
-        else Outcome()
-    )
+    cloud.function.script = failing_on("bad", "bad record")
     cloud.awslambda.create_event_source_mapping(
         EventSourceArn=stream_arn,
         FunctionName="consumer",
@@ -226,11 +223,7 @@ def test_bisect_isolates_the_failing_record(cloud: Cloud) -> None:
     )
     for key in ("a", "bad", "c", "d"):
         put(cloud, key)
-    cloud.function.script = lambda event: (
-        Outcome(error={"errorType": "Boom", "errorMessage": "x"})
-        if "bad" in keys_of(event["Records"])
-        else Outcome()
-    )
+    cloud.function.script = failing_on("bad")
 
     # When the mapping is enabled
     cloud.awslambda.update_event_source_mapping(UUID=mapping["UUID"], Enabled=True)
@@ -257,11 +250,7 @@ def test_maximum_record_age_releases_a_shard_blocked_by_infinite_retries(cloud: 
     create_function(cloud.awslambda)
     stream_arn = create_table(cloud)
     failure_url, failure_arn = create_queue(cloud, "stream-failures")
-    cloud.function.script = lambda event: (
-        Outcome(error={"errorType": "Boom", "errorMessage": "x"})
-        if "bad" in keys_of(event["Records"])
-        else Outcome()
-    )
+    cloud.function.script = failing_on("bad")
     cloud.awslambda.create_event_source_mapping(
         EventSourceArn=stream_arn,
         FunctionName="consumer",
