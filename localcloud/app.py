@@ -73,6 +73,8 @@ class LocalCloud:
             self._stoppers.append(lambda patch_set=patch_set: REGISTRY.restore(patch_set))
         self.event_sources.start()
         self._stoppers.append(self.event_sources.stop)
+        self.events.schedules.start()
+        self._stoppers.append(self.events.schedules.stop)
         self.server = Server(self.app, self.settings.host, self.settings.port)
         self.server.start()
         self._stoppers.append(self.server.stop)
