@@ -163,6 +163,7 @@ class LocalCloud:
 
         from localcloud.apigateway.proxy import ApiGatewayProxy
         from localcloud.eventbridge.engine import EventBridgeEngine
+        from localcloud.eventbridge.stack_events import stack_event_patches
         from localcloud.lambda_.async_invoke import AsyncInvoker
         from localcloud.lambda_.hooks import lambda_patches
         from localcloud.lambda_.runtime import Runtime
@@ -226,6 +227,7 @@ class LocalCloud:
                 functions_dir=settings.state_dir.resolve() / "functions",
             ),
             self.events.patches(),
+            stack_event_patches(self.events, clock=self.clock, scheduler=self.scheduler, faults=self.faults),
             *self.states.patches(),
             _iot_trace_patches(self.trace),
         ]

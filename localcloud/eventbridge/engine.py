@@ -244,8 +244,12 @@ class EventBridgeEngine:
         self._scheduler.submit(lambda: self.route_event(backend, "default", event), name="s3 event")
 
     # -- routing ------------------------------------------------------------------------------
-    def route_event(self, backend: Any, bus_name: str, event: dict[str, Any]) -> None:
-        """Routes an already-formed event onto a bus (bus-to-bus forwarding, replays, S3, Lambda...)."""
+    def route_event(
+        self, backend: Any, bus_name: str, event: dict[str, Any], *, inline: bool = False
+    ) -> None:
+        """Routes an already-formed event onto a bus (bus-to-bus forwarding, replays, S3, Lambda...);
+        `inline` delivers it on this thread (in order with what the caller routes next)."""
+        deliveries: list[functools.partial[None]] = []
         with BACKENDS:
             bus = backend.describe_event_bus(bus_name)
             self._trace.emit(
@@ -254,8 +258,11 @@ class EventBridgeEngine:
                 bus=bus.name,
                 event=event,
             )
-            deliveries: list[functools.partial[None]] = []
             self._route(backend, bus, event, deliveries)
+        if inline:
+            for deliver in deliveries:
+                deliver()
+        else:
             self._deliver_all(deliveries)
 
     def _deliver_all(self, deliveries: list[functools.partial[None]]) -> None:
