@@ -131,7 +131,11 @@ class OrderFlow(Construct):
             service_name="payment",
             timeout=PAYMENT_TIMEOUT,
             reserved_concurrency=PAYMENT_CONCURRENCY,
-            environment={"PAYMENTS_TABLE_NAME": self.payments.table_name, "PAYMENT_LIMIT_CENTS": "100000"},
+            environment={
+                "PAYMENTS_TABLE_NAME": self.payments.table_name,
+                "PAYMENT_LIMIT_CENTS": "100000",
+                "PAYMENT_TOKENS_TABLE_NAME": self.intake.payment_tokens.table_name,
+            },
             defaults=self._defaults,
         )
         cdk.Validations.of(self.payment.function).acknowledge(
@@ -153,6 +157,7 @@ class OrderFlow(Construct):
             )
         )
         self.payments.grant_read_write_data(self.payment.function)
+        self.intake.payment_tokens.grant(self.payment.function, "dynamodb:GetItem")  # token_bridge
 
         # -- workflows ---------------------------------------------------------------------------
         self.invoices = s3.Bucket(
