@@ -287,9 +287,6 @@ def test_another_caller_cannot_read_my_order(shop: Shop) -> None:
     # Then I can read it, and I am its customer
     read = shop.get(order_id, mine)
     assert read.status == 200, read
-    if read.body["customerId"].endswith(":root"):
-        # Every SigV4 caller is the account root until localcloud names the key's IAM user (i9-local).
-        pytest.skip("localcloud does not tell IAM callers apart yet: every caller is the account root")
     assert read.body["customerId"].startswith("arn:aws:iam::") and ":user/caller-" in read.body["customerId"]
     # And the other user gets a 404 as if it did not exist
     other = shop.get(order_id, theirs)
