@@ -234,6 +234,10 @@ def test_invalid_requests_are_rejected_with_what_is_wrong(shop: Shop) -> None:
     # An unknown order
     missing = call(shop.api_url, "GET", f"/orders/{uuid.uuid4()}")
     assert missing.status == 404
+    # A huge or malformed id is a 404 too, never a 5xx, and not echoed
+    for bad_id in ("x" * 2000, "not-an-order-id"):
+        response = call(shop.api_url, "GET", f"/orders/{bad_id}")
+        assert (response.status, response.body) == (404, {"message": "Order not found"}), response.status
     # An unsigned request
     unsigned = shop.local.call("GET", f"{shop.api_url.split(shop.local.endpoint)[1].rstrip('/')}/orders/x")
     assert unsigned == {"message": "Missing Authentication Token"}
