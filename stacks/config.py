@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# Every source this app publishes: the default bus forwards these to the custom bus, and the
-# metrics consumer (a later flow) listens to all of them.
-APP_SOURCES: tuple[str, ...] = ("myapp.userservice", "myapp.orders", "OnlineTrial")
+# Every source this app's events carry: the metrics consumer listens to all of them.
+APP_SOURCES: tuple[str, ...] = ("myapp.userservice", "myapp.orders", "myapp.payments", "OnlineTrial")
+# The tutorial's source: people publish it with `aws events put-events`, to the default bus too, so the
+# default bus forwards it (and only it) to the custom bus, and any principal of the account may put it.
+FORWARDED_SOURCES: tuple[str, ...] = ("myapp.userservice",)
 
 # CloudWatch Logs accepts only these retention periods (up to a year here).
 LOG_RETENTION_DAYS: tuple[int, ...] = (1, 3, 5, 7, 14, 30, 60, 90, 180, 365)
@@ -31,6 +33,7 @@ class AppConfig:
     archive_retention_days: int = 7
     log_retention_days: int = 30
     app_sources: tuple[str, ...] = APP_SOURCES
+    forwarded_sources: tuple[str, ...] = FORWARDED_SOURCES
 
     def __post_init__(self) -> None:
         if "@" not in self.sender_email:
@@ -41,3 +44,5 @@ class AppConfig:
             raise ValueError(f"logRetentionDays must be one of {LOG_RETENTION_DAYS}")
         if self.archive_retention_days < 1:
             raise ValueError("archiveRetentionDays must be at least 1")
+        if not set(self.forwarded_sources) <= set(self.app_sources):
+            raise ValueError("forwarded sources must be app sources")

@@ -23,7 +23,7 @@ class EventingStack(Stack):
             self,
             "Eventing",
             app_name=config.app_name,
-            app_sources=config.app_sources,
+            forwarded_sources=config.forwarded_sources,
             archive_retention_days=config.archive_retention_days,
         )
         outputs = {

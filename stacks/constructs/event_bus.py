@@ -21,7 +21,7 @@ class Eventing(Construct):
         construct_id: str,
         *,
         app_name: str,
-        app_sources: tuple[str, ...],
+        forwarded_sources: tuple[str, ...],
         archive_retention_days: int,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -62,12 +62,14 @@ class Eventing(Construct):
             retention=Duration.days(archive_retention_days),
         )
 
-        # The tutorial publishes to the default bus: forward the app's own sources to the custom bus.
+        # The tutorial publishes to the default bus: forward its source, and only it, to the custom bus.
+        # The app's own sources are put on the custom bus by their producers; forwarding them too would
+        # let anyone who may write to the default bus speak for the app's services.
         self.forwarding = DefaultBusForwarder(
             self,
             "ForwardFromDefaultBus",
             bus=self.bus,
-            pattern=events.EventPattern(source=list(app_sources)),
-            description="Forwards the app's sources from the default bus to the custom bus",
+            pattern=events.EventPattern(source=list(forwarded_sources)),
+            description="Forwards the tutorial's source from the default bus to the custom bus",
             alarm_topic=self.alarm_topic,
         )

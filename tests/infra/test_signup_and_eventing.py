@@ -35,11 +35,11 @@ def test_the_bus_policy_allows_only_this_account_to_publish(templates: Templates
     )
 
 
-def test_the_default_bus_forwards_the_apps_sources_to_the_custom_bus(templates: Templates) -> None:
+def test_the_default_bus_forwards_only_the_tutorials_source_to_the_custom_bus(templates: Templates) -> None:
     bus_id, _ = only(templates, EVENTING, "AWS::Events::EventBus")
     _, rule = only(templates, EVENTING, "AWS::Events::Rule", "ForwardFromDefaultBus")
     assert rule["EventBusName"] == "default"
-    assert rule["EventPattern"] == {"source": ["myapp.userservice", "myapp.orders", "OnlineTrial"]}
+    assert rule["EventPattern"] == {"source": ["myapp.userservice"]}
     [target] = rule["Targets"]
     assert referenced_id(target["Arn"]) == bus_id
     assert referenced_id(target["RoleArn"])  # same-account bus targets need a role
