@@ -24,6 +24,7 @@ class EventingStack(Stack):
             "Eventing",
             app_name=config.app_name,
             forwarded_sources=config.forwarded_sources,
+            producer_stacks=config.producer_stacks(),
             archive_retention_days=config.archive_retention_days,
         )
         outputs = {

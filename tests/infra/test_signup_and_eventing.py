@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from tests.infra.helpers import referenced_id, resources
 
 Templates = dict[str, dict[str, Any]]
@@ -26,13 +28,52 @@ def test_the_custom_bus_is_named_and_archived(templates: Templates) -> None:
     assert archive["RetentionDays"] == 7
 
 
+def bus_policy_statements(templates: Templates) -> list[dict[str, Any]]:
+    # The policy is the bus's own property: one document, no separate EventBusPolicy statements.
+    _, bus = only(templates, EVENTING, "AWS::Events::EventBus")
+    assert not list(resources({EVENTING: templates[EVENTING]}, "AWS::Events::EventBusPolicy"))
+    return list(bus["Policy"]["Statement"])
+
+
 def test_the_bus_policy_allows_only_this_account_to_publish(templates: Templates) -> None:
-    _, policy = only(templates, EVENTING, "AWS::Events::EventBusPolicy")
-    statement = policy["Statement"]
-    assert statement["Action"] == "events:PutEvents"
-    assert ":root" in json.dumps(statement["Principal"]) and "AWS::AccountId" in json.dumps(
-        statement["Principal"]
-    )
+    [allow] = [s for s in bus_policy_statements(templates) if s["Effect"] == "Allow"]
+    assert allow["Action"] == "events:PutEvents"
+    assert ":root" in json.dumps(allow["Principal"]) and "AWS::AccountId" in json.dumps(allow["Principal"])
+    assert "Condition" not in allow  # the tutorial's source stays open to the account's principals
+
+
+@pytest.mark.parametrize(
+    ("source", "producer_stack"),
+    [
+        ("myapp.orders", "EventDriven-Orders"),
+        ("myapp.payments", "EventDriven-Orders"),
+        ("OnlineTrial", "EventDriven-Trials"),
+    ],
+)
+def test_the_bus_policy_lets_only_the_producing_stacks_roles_put_the_apps_sources(
+    templates: Templates, source: str, producer_stack: str
+) -> None:
+    # Given the bus policy's Deny statements
+    denies = [s for s in bus_policy_statements(templates) if s["Effect"] == "Deny"]
+    # Then exactly one denies putting this source (if any entry carries it) to every principal
+    [deny] = [d for d in denies if d["Condition"]["ForAnyValue:StringEquals"]["events:source"] == [source]]
+    assert deny["Principal"] == {"AWS": "*"} and deny["Action"] == "events:PutEvents"
+    # except the roles of the stack that produces it (CloudFormation names them `<Stack>-<Id>-<suffix>`)
+    [pattern] = deny["Condition"]["ArnNotLike"]["aws:PrincipalArn"]
+    joined = "".join(p if isinstance(p, str) else json.dumps(p) for p in pattern["Fn::Join"][1])
+    assert joined.endswith(f":role/{producer_stack}-*") and "AWS::AccountId" in joined
+    assert set(deny["Condition"]) == {"ForAnyValue:StringEquals", "ArnNotLike"}
+
+
+def test_the_tutorials_source_is_not_reserved(templates: Templates) -> None:
+    denied = [s for s in bus_policy_statements(templates) if s["Effect"] == "Deny"]
+    assert denied and "myapp.userservice" not in json.dumps(denied)
+
+
+def test_no_role_is_named_so_generated_names_start_with_their_stack(templates: Templates) -> None:
+    # The bus policy matches producers by `role/<StackName>-*`: that holds only for generated names.
+    roles = list(resources(templates, "AWS::IAM::Role"))
+    assert roles and [(stack, i) for stack, i, p in roles if "RoleName" in p] == []
 
 
 def test_the_default_bus_forwards_only_the_tutorials_source_to_the_custom_bus(templates: Templates) -> None:
