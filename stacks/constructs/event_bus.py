@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -71,9 +71,22 @@ class Eventing(Construct):
             enable_key_rotation=True,
             removal_policy=RemovalPolicy.DESTROY,
         )
-        self.alarm_key.grant(
-            iam.ServicePrincipal("cloudwatch.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*"
+        # Only for alarms of this account (no confused deputy: another account's alarm cannot use it).
+        cloudwatch_here = iam.PrincipalWithConditions(
+            iam.ServicePrincipal("cloudwatch.amazonaws.com"),
+            {
+                "StringEquals": {"aws:SourceAccount": account},
+                "ArnLike": {
+                    "aws:SourceArn": stack.format_arn(
+                        service="cloudwatch",
+                        resource="alarm",
+                        resource_name="*",
+                        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                    )
+                },
+            },
         )
+        self.alarm_key.grant(cloudwatch_here, "kms:Decrypt", "kms:GenerateDataKey*")
         self.alarm_topic = sns.Topic(
             self,
             "AlarmTopic",

@@ -5,7 +5,6 @@ from __future__ import annotations
 import aws_cdk as cdk
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_events as events
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_ses as ses
 from aws_cdk import aws_sns as sns
@@ -67,9 +66,6 @@ class UserSignupFlow(Construct):
             description="Encrypts the signup notification topic",
             enable_key_rotation=True,
             removal_policy=RemovalPolicy.DESTROY,
-        )
-        self.notification_key.grant(
-            iam.ServicePrincipal("events.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*"
         )
         self.notification_topic = sns.Topic(
             self,

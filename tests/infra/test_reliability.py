@@ -295,3 +295,29 @@ def test_no_custom_resources_are_needed_to_deploy(templates: Templates) -> None:
         assert not [
             t for t in types if t.startswith("Custom::") or t == "AWS::CloudFormation::CustomResource"
         ], stack
+
+
+def service_principal_allows(document: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        s for s in statements(document) if s["Effect"] == "Allow" and "Service" in (s.get("Principal") or {})
+    ]
+
+
+def test_key_policies_grant_service_principals_only_with_source_conditions(templates: Templates) -> None:
+    # Given every KMS key's policy
+    keys = list(resources(templates, "AWS::KMS::Key"))
+    assert keys
+    for stack, key_id, props in keys:
+        for statement in service_principal_allows(props["KeyPolicy"]):
+            # Then a service may use the key only for this account's own resources (no confused deputy)
+            keys_in = {name for operator in statement.get("Condition", {}).values() for name in operator}
+            assert {"aws:SourceAccount", "aws:SourceArn"} <= keys_in, f"{stack}/{key_id}: {statement}"
+
+
+def test_topic_policies_let_no_service_publish_without_a_source_arn(templates: Templates) -> None:
+    # EventBridge publishes to the app's topics with a role of the rule's stack (no service principal).
+    policies = list(resources(templates, "AWS::SNS::TopicPolicy"))
+    assert policies
+    for stack, policy_id, props in policies:
+        for statement in service_principal_allows(props["PolicyDocument"]):
+            assert "aws:SourceArn" in json.dumps(statement.get("Condition", {})), f"{stack}/{policy_id}"
