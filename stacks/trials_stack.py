@@ -1,4 +1,4 @@
-"""The trials stack: the online-trial flow and the central metrics consumer."""
+"""The trials stack: the online-trial flow."""
 
 from __future__ import annotations
 
@@ -27,7 +27,6 @@ class TrialsStack(Stack):
             bus=eventing.bus,
             alarm_topic=eventing.alarm_topic,
             defaults=function_defaults(config),
-            app_sources=config.app_sources,
             pool_size=config.trial_pool_size,
             trial_duration=Duration.seconds(config.trial_duration_seconds),
         )
@@ -51,7 +50,5 @@ class TrialsStack(Stack):
             ),
             "TrialsApiFunctionName": (flow.intake.function.function_name, "Trial intake Lambda"),
             "TrialStreamFunctionName": (flow.stream.function.function_name, "Stream to events Lambda"),
-            "MetricsFunctionName": (flow.metrics.function.function_name, "The central metrics consumer"),
-            "MetricsLogGroupName": (flow.metrics.app_function.log_group.log_group_name, "Its EMF log lines"),
         }
         add_outputs(self, outputs)

@@ -86,6 +86,28 @@ def test_the_default_bus_forwards_only_the_tutorials_source_to_the_custom_bus(te
     assert referenced_id(target["RoleArn"])  # same-account bus targets need a role
 
 
+def test_one_metrics_consumer_with_the_bus_sees_every_source_of_the_app(templates: Templates) -> None:
+    # Given every rule and function of the app
+    every_source = ["myapp.userservice", "myapp.orders", "myapp.payments", "OnlineTrial"]
+    catch_all = [
+        (s, p)
+        for s, _, p in resources(templates, "AWS::Events::Rule")
+        if p["EventPattern"] == {"source": every_source}
+    ]
+    metrics = [
+        (s, i, p)
+        for s, i, p in resources(templates, "AWS::Lambda::Function")
+        if p["Handler"].startswith("metrics.")
+    ]
+    # Then one rule on the custom bus sends every app source to the one metrics function, in eventing
+    [(rule_stack, rule)] = catch_all
+    [(function_stack, function_id, _)] = metrics
+    assert rule_stack == function_stack == EVENTING
+    assert [referenced_id(t["Arn"]) for t in rule["Targets"]] == [function_id]
+    assert referenced_id(rule["EventBusName"])
+    assert {"MetricsFunctionName", "MetricsLogGroupName"} <= set(templates[EVENTING]["Outputs"])
+
+
 def test_the_signup_rule_matches_user_signup_on_the_custom_bus(templates: Templates) -> None:
     _, rule = only(templates, SIGNUP, "AWS::Events::Rule", "UserSignupRoute")
     assert rule["EventPattern"] == {"source": ["myapp.userservice"], "detail-type": ["user_signup"]}
