@@ -11,6 +11,7 @@ from stacks.config import AppConfig
 from stacks.constructs.event_bus import Eventing
 from stacks.constructs.lambda_function import function_defaults
 from stacks.constructs.trials import TrialFlow
+from stacks.constructs.workflow import WorkflowAlarms
 from stacks.outputs import add_outputs
 
 
@@ -30,6 +31,7 @@ class TrialsStack(Stack):
             pool_size=config.trial_pool_size,
             trial_duration=Duration.seconds(config.trial_duration_seconds),
         )
+        WorkflowAlarms(self, "WorkflowAlarms", alarm_topic=eventing.alarm_topic)  # every state machine above
         flow = self.flow
         outputs = {
             "TrialsTableName": (flow.trials.table_name, "Trial requests (stream + TTL on expiresAt)"),

@@ -321,3 +321,51 @@ def test_topic_policies_let_no_service_publish_without_a_source_arn(templates: T
     for stack, policy_id, props in policies:
         for statement in service_principal_allows(props["PolicyDocument"]):
             assert "aws:SourceArn" in json.dumps(statement.get("Condition", {})), f"{stack}/{policy_id}"
+
+
+@pytest.mark.parametrize("metric", ["ExecutionsFailed", "ExecutionsTimedOut", "ExecutionsAborted"])
+def test_every_state_machine_alarms_on_executions_that_did_not_finish(
+    templates: Templates, metric: str
+) -> None:
+    # Given every state machine and every alarm of the app
+    machines = {(stack, i) for stack, i, _ in resources(templates, "AWS::StepFunctions::StateMachine")}
+    alarmed = {
+        (stack, referenced_id(dimension["Value"]))
+        for stack, _, alarm in resources(templates, "AWS::CloudWatch::Alarm")
+        if alarm.get("MetricName") == metric
+        and alarm.get("Namespace") == "AWS/States"
+        and alarm.get("AlarmActions")
+        for dimension in alarm.get("Dimensions", [])
+        if dimension["Name"] == "StateMachineArn"
+    }
+    # Then each has an alarm on this metric that notifies someone
+    assert machines and machines <= alarmed, machines - alarmed
+
+
+def test_no_state_machine_logs_its_execution_data(templates: Templates) -> None:
+    # Orders and trials carry customer ids and e-mail addresses: level ALL, but without the data.
+    machines = list(resources(templates, "AWS::StepFunctions::StateMachine"))
+    assert machines
+    for stack, machine_id, props in machines:
+        logging = props["LoggingConfiguration"]
+        assert (logging["Level"], logging["IncludeExecutionData"]) == ("ALL", False), f"{stack}/{machine_id}"
+
+
+def test_a_state_machine_added_after_the_workflow_alarms_fails_the_synth() -> None:
+    import aws_cdk as cdk
+    from aws_cdk import aws_sns as sns
+    from aws_cdk import aws_stepfunctions as sfn
+
+    from stacks.constructs.workflow import WorkflowAlarms
+
+    # Given a stack whose alarms were added before its second state machine
+    app = cdk.App()
+    stack = cdk.Stack(app, "Probe")
+    topic = sns.Topic(stack, "Topic")
+    sfn.StateMachine(stack, "First", definition_body=sfn.DefinitionBody.from_chainable(sfn.Pass(stack, "A")))
+    alarms = WorkflowAlarms(stack, "WorkflowAlarms", alarm_topic=topic)
+    sfn.StateMachine(stack, "Late", definition_body=sfn.DefinitionBody.from_chainable(sfn.Pass(stack, "B")))
+    # Then the first one is alarmed, and the synth names the late one
+    assert len(next(iter(alarms.alarms.values()))) == 3
+    with pytest.raises(Exception, match="Probe/Late was added after WorkflowAlarms"):
+        app.synth()
