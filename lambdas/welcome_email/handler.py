@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from functools import lru_cache
 from typing import Any
 
@@ -21,8 +22,10 @@ from pydantic import ValidationError
 from shared.contracts.envelope import EventBridgeEvent
 from shared.contracts.user_signup import UserSignup
 from shared.mail import SesMailer
+from shared.validation import describe
 from welcome_email.service import send_welcome_email
 
+EVENT_ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 logger = Logger()
 metrics = Metrics()
 idempotency_config = IdempotencyConfig(
@@ -41,6 +44,12 @@ class InvalidSignupEvent(ValueError):
     """The event's detail breaks the `user_signup` contract; the message says how."""
 
 
+def event_id(event: Any) -> str:
+    """The event's id when it looks like one (EventBridge sets it); anything else is not repeated."""
+    value = event.get("id") if isinstance(event, dict) else None
+    return value if isinstance(value, str) and EVENT_ID.match(value) else "?"
+
+
 @lru_cache(maxsize=1)
 def mailer() -> SesMailer:
     return SesMailer(session.client("sesv2"))
@@ -54,8 +63,12 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, s
         signup = SignupEvent.model_validate(event).detail
     except ValidationError as error:
         metrics.add_metric(name="InvalidSignupEvent", unit=MetricUnit.Count, value=1)
-        # Raised, not swallowed: after Lambda's retries the event lands in the OnFailure DLQ with this text.
-        raise InvalidSignupEvent(f"user_signup event {event.get('id')} is invalid: {error}") from error
+        # Raised, not swallowed: after Lambda's retries the event lands in the OnFailure DLQ with this
+        # text, which names the fields and rules only (the detail holds an e-mail address). `from None`:
+        # a traceback printed with its cause would repeat the input through pydantic's own message.
+        raise InvalidSignupEvent(
+            f"user_signup event {event_id(event)} is invalid: {describe(error)}"
+        ) from None
     message_id = send_welcome_email(signup, sender=os.environ["SENDER_EMAIL"], mailer=mailer())
     metrics.add_metric(name="WelcomeEmailSent", unit=MetricUnit.Count, value=1)
     logger.info("Welcome email sent", extra={"message_id": message_id})
