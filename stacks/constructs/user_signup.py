@@ -56,8 +56,11 @@ class UserSignupFlow(Construct):
             on_failure=self.failure_dlq.queue,
         )
         fn = self.welcome_email.function
-        self.idempotency.table.grant_read_write_data(fn)
-        self.sender_identity.grant_send_email(fn)
+        # Exactly what Powertools idempotency calls: read a record, claim, complete or release it.
+        self.idempotency.table.grant(
+            fn, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"
+        )
+        self.sender_identity.grant(fn, "ses:SendEmail")  # SES v2 SendEmail (Simple content) and nothing raw
 
         # People subscribe to this topic for a one-line notice of each signup.
         self.notification_key = kms.Key(

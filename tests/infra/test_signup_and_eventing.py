@@ -152,9 +152,21 @@ def test_the_sender_identity_is_declared_and_the_function_may_send_only_from_it(
     _identity_id, identity = only(templates, SIGNUP, "AWS::SES::EmailIdentity")
     assert identity["EmailIdentity"] == "no-reply@example.com"
     _, policy = only(templates, SIGNUP, "AWS::IAM::Policy", "WelcomeEmail")
-    ses_statements = [s for s in policy["PolicyDocument"]["Statement"] if "ses:SendEmail" in str(s["Action"])]
+    ses_statements = [s for s in policy["PolicyDocument"]["Statement"] if "ses:" in str(s["Action"])]
+    assert [s["Action"] for s in ses_statements] == ["ses:SendEmail"]
     assert ses_statements and "*" not in json.dumps([s["Resource"] for s in ses_statements])
     assert "identity/" in json.dumps(ses_statements)
+
+
+def test_the_welcome_email_function_gets_exactly_the_idempotency_calls_on_its_table(
+    templates: Templates,
+) -> None:
+    table_id, _ = only(templates, SIGNUP, "AWS::DynamoDB::Table")
+    _, policy = only(templates, SIGNUP, "AWS::IAM::Policy", "WelcomeEmail")
+    dynamodb = [s for s in policy["PolicyDocument"]["Statement"] if "dynamodb:" in json.dumps(s["Action"])]
+    assert [(sorted(s["Action"]), referenced_id(s["Resource"])) for s in dynamodb] == [
+        (["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], table_id)
+    ]
 
 
 def test_stack_outputs_name_everything_a_user_or_test_needs(templates: Templates) -> None:
