@@ -92,7 +92,7 @@ def test_one_metrics_consumer_with_the_bus_sees_every_source_of_the_app(template
     catch_all = [
         (s, p)
         for s, _, p in resources(templates, "AWS::Events::Rule")
-        if p["EventPattern"] == {"source": every_source}
+        if p.get("EventPattern") == {"source": every_source}
     ]
     metrics = [
         (s, i, p)
