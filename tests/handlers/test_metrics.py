@@ -117,3 +117,12 @@ def test_a_known_app_event_keeps_its_own_dimensions(
     handler.lambda_handler(event("myapp.payments", "PaymentCharged"), FakeContext())
     [doc] = emf_documents(capsys.readouterr().out)
     assert (doc["source"], doc["detailType"]) == ("myapp.payments", "PaymentCharged")
+
+
+@pytest.mark.parametrize("variable", ["POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_SERVICE_NAME"])
+def test_a_misconfigured_function_fails_its_init_naming_the_variable(
+    aws: None, monkeypatch: pytest.MonkeyPatch, variable: str
+) -> None:
+    monkeypatch.delenv(variable)
+    with pytest.raises(RuntimeError, match=variable):
+        load_handler("metrics.handler")

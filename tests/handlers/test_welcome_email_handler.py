@@ -140,3 +140,17 @@ def test_an_invalid_signup_is_parked_and_logged_without_its_personal_data(
     output = capsys.readouterr()
     assert "InvalidSignupEvent" in output.out  # the metric was written, so the output was captured
     assert SENTINEL not in output.out + output.err
+
+
+@pytest.mark.parametrize("variable", ["SENDER_EMAIL", "IDEMPOTENCY_TABLE_NAME", "IDEMPOTENCY_EXPIRY_SECONDS"])
+def test_a_misconfigured_function_fails_its_init_naming_the_variable(
+    aws: None, monkeypatch: pytest.MonkeyPatch, variable: str
+) -> None:
+    # Given the function's environment without one of its variables
+    monkeypatch.setenv("SENDER_EMAIL", SENDER)
+    monkeypatch.setenv("IDEMPOTENCY_TABLE_NAME", TABLE)
+    monkeypatch.setenv("IDEMPOTENCY_EXPIRY_SECONDS", "86400")
+    monkeypatch.delenv(variable)
+    # When Lambda loads the handler, then the INIT fails and says which variable to check
+    with pytest.raises(RuntimeError, match=variable):
+        load_handler("welcome_email.handler")
