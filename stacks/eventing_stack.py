@@ -39,7 +39,10 @@ class EventingStack(Stack):
             pattern=events.EventPattern(source=list(config.app_sources)),
             handler="metrics.handler.lambda_handler",
             description="The only place business metrics are emitted: every event, by source and type",
-            service_name="metrics",
+            service_name="metrics",  # the EMF `service` dimension, unchanged by the move
+            # Not /aws/lambda/<app>-metrics: the trials stack holds that group until it is updated, after
+            # this stack, and a second group of the same name would fail this stack's deployment.
+            log_name="eventing-metrics",
             alarm_topic=self.eventing.alarm_topic,
             defaults=function_defaults(config),
         )

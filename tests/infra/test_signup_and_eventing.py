@@ -106,6 +106,11 @@ def test_one_metrics_consumer_with_the_bus_sees_every_source_of_the_app(template
     assert [referenced_id(t["Arn"]) for t in rule["Targets"]] == [function_id]
     assert referenced_id(rule["EventBusName"])
     assert {"MetricsFunctionName", "MetricsLogGroupName"} <= set(templates[EVENTING]["Outputs"])
+    # And its log group is new: the trials stack still holds /aws/lambda/EventDriven-metrics until its update
+    [(_, _, group)] = [
+        r for r in resources({EVENTING: templates[EVENTING]}, "AWS::Logs::LogGroup") if "Metrics" in r[1]
+    ]
+    assert group["LogGroupName"] == "/aws/lambda/EventDriven-eventing-metrics"
 
 
 def test_the_signup_rule_matches_user_signup_on_the_custom_bus(templates: Templates) -> None:
