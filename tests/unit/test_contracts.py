@@ -170,3 +170,10 @@ def test_the_formatter_hides_keys_that_came_from_the_input() -> None:
     # Then the known field is named, and the unexpected key is not repeated
     fields = [e["field"] for e in field_errors(error.value)]
     assert "email" in fields and SENTINEL not in json.dumps(fields)
+
+
+def test_the_metrics_consumer_knows_every_registered_event() -> None:
+    # metrics repeats the (source, DetailType) pairs so as not to import pydantic; unknown ones count as other
+    from metrics.service import KNOWN_EVENTS
+
+    assert set(CONTRACTS) <= KNOWN_EVENTS, set(CONTRACTS) - KNOWN_EVENTS
