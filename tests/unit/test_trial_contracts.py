@@ -190,8 +190,8 @@ def test_parse_trial_event_types_the_detail_by_its_detail_type() -> None:
 @pytest.mark.parametrize(
     ("event", "says"),
     [
-        (envelope("TrialAssigned", detail("ASSIGNED")), "detail-type 'TrialAssigned'"),
-        (envelope("TrialRequested", detail(), source="myapp.orders"), "source 'myapp.orders'"),
+        (envelope("TrialAssigned", detail("ASSIGNED")), "OnlineTrial/TrialAssigned is not one of"),
+        (envelope("TrialRequested", detail(), source="myapp.orders"), "another source or detail-type"),
         (envelope("TrialRequested", detail("EXPIRED")), "status"),
         (envelope("TrialRequested", detail(leadId="")), "leadId"),
         (envelope("TrialRequested", "not an object"), "detail"),
