@@ -103,7 +103,8 @@ class DynamoDbPoolTable:
         reason: str | None = None,
         at: str | None = None,
     ) -> bool:
-        """Sets the status if it is one of `expected`; False when it is not (or the item is missing)."""
+        """Sets the status if it is one of `expected` (and the reason, if given); False when it is not
+        (or the item is missing)."""
         allowed = sorted(set(expected))
         values: dict[str, Any] = {":to": {"S": to}}
         values.update({f":from{n}": {"S": status} for n, status in enumerate(allowed)})
@@ -111,9 +112,7 @@ class DynamoDbPoolTable:
         if at is not None:
             update += ", updatedAt = :at"
             values[":at"] = {"S": at}
-        if reason is None:
-            update += " REMOVE statusReason"
-        else:
+        if reason is not None:  # kept otherwise: a DELETED item still says why it failed, if it did
             update += ", statusReason = :reason"
             values[":reason"] = {"S": reason}
         try:
