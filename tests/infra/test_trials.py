@@ -263,3 +263,17 @@ def test_the_claim_is_recorded_by_the_pool_function_and_conflicts_are_retried(te
     definition = json.dumps(machine["DefinitionString"])
     assert "RecordOnTrial" not in definition  # the claim's own transaction records it on the row
     assert "ClaimConflict" in definition
+
+
+def test_the_assignment_workflow_touches_no_table(templates: Templates) -> None:
+    [(_, machine)] = trial_resources(templates, "AWS::StepFunctions::StateMachine")
+    role = referenced_id(machine["RoleArn"])
+    actions = {
+        action
+        for _, props in trial_resources(templates, "AWS::IAM::Policy")
+        if role in {referenced_id(r) for r in props["Roles"]}
+        for statement in props["PolicyDocument"]["Statement"]
+        for action in as_list(statement["Action"])
+    }
+    assert "lambda:InvokeFunction" in actions
+    assert not {a for a in actions if a.startswith("dynamodb:")}
