@@ -10,8 +10,6 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_sns as sns
-from aws_cdk import aws_stepfunctions as sfn
-from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from stacks.constructs.dead_letter_queue import DeadLetterQueue
@@ -19,19 +17,12 @@ from stacks.constructs.environment_manager import EnvironmentManager
 from stacks.constructs.event_consumer import EventConsumer
 from stacks.constructs.lambda_function import AppFunction, FunctionDefaults
 from stacks.constructs.nag import acknowledge_wildcards, logical_id
+from stacks.constructs.trial_assignment import ASSIGNMENT_TIMEOUT, SOURCE, assignment_workflow
 from stacks.constructs.trial_pool import TrialPool
-from stacks.constructs.workflow import (
-    EVENTS_TRANSIENT,
-    LAMBDA_TRANSIENT,
-    logged_state_machine,
-    retry_transient,
-)
 
-SOURCE = "OnlineTrial"
-ASSIGNMENT_TIMEOUT = Duration.minutes(5)
 # A trial still REQUESTED this long after its request was lost on the way: three times the longest an
 # assignment may run, so a slow one is never swept.
-STUCK_TRIAL_AFTER = Duration.minutes(15)
+STUCK_TRIAL_AFTER = Duration.minutes(ASSIGNMENT_TIMEOUT.to_minutes() * 3)
 
 
 class TrialFlow(Construct):
@@ -167,7 +158,10 @@ class TrialFlow(Construct):
         self.trial_pool = TrialPool(self, "Pool", trials=self.trials, defaults=defaults)
         self.pool = self.trial_pool.table
         self.pool_fn = self.trial_pool.claim
-        self.assignment = self._assignment_workflow()
+        # States are created in this construct's scope, which keeps their ids (and the state machine's).
+        self.assignment = assignment_workflow(
+            self, bus=bus, claim_function=self.pool_fn.function, defaults=defaults
+        )
         self.assign = self._consumer(
             "AssignTrial",
             handler="assign_trial.handler.lambda_handler",
@@ -228,85 +222,4 @@ class TrialFlow(Construct):
             defaults=self._defaults,
             environment=environment,
             timeout=timeout,
-        )
-
-    def _assignment_workflow(self) -> sfn.StateMachine:
-        """Claim a warm environment (the claim records it on the trial row), then publish the outcome.
-
-        Standard, not Express: the execution is named after the trial, so a redelivered
-        TrialRequested cannot start a second assignment (Express does not deduplicate names).
-        """
-
-        def publish(name: str, detail_type: str, status: str) -> sfn.TaskStateBase:
-            return retry_transient(
-                tasks.EventBridgePutEvents(
-                    self,
-                    name,
-                    entries=[
-                        tasks.EventBridgePutEventsEntry(
-                            event_bus=self._bus,
-                            source=SOURCE,
-                            detail_type=detail_type,
-                            detail=sfn.TaskInput.from_object(
-                                {
-                                    "version": "1.0",
-                                    "trialId": sfn.JsonPath.string_at("$.trial.trialId"),
-                                    "leadId": sfn.JsonPath.string_at("$.trial.leadId"),
-                                    "type": sfn.JsonPath.string_at("$.trial.type"),
-                                    "requestedAt": sfn.JsonPath.number_at("$.trial.requestedAt"),
-                                    "status": status,
-                                }
-                            ),
-                        )
-                    ],
-                    result_path=sfn.JsonPath.DISCARD,
-                ),
-                EVENTS_TRANSIENT,
-            )
-
-        not_published = sfn.Fail(self, "OutcomeNotPublished", error="OutcomeNotPublished")
-        publish_failed = publish("PublishTrialAssignmentFailed", "TrialAssignmentFailed", "FAILED")
-        publish_failed.add_catch(not_published, errors=["States.ALL"], result_path="$.publishError")
-        failed = publish_failed.next(sfn.Succeed(self, "AssignmentFailedHandled"))
-
-        claim = retry_transient(
-            tasks.LambdaInvoke(
-                self,
-                "ClaimEnvironment",
-                lambda_function=self.pool_fn.function,
-                payload=sfn.TaskInput.from_object(
-                    {"action": "claim", "trialId": sfn.JsonPath.string_at("$.trial.trialId")}
-                ),
-                result_selector={
-                    "environmentId.$": "$.Payload.environmentId",
-                    "stackName.$": "$.Payload.stackName",
-                },
-                result_path="$.environment",
-                retry_on_service_exceptions=False,
-            ),
-            LAMBDA_TRANSIENT,
-        )
-        # A concurrent write to the trial row: the claim is tried again (it never takes a second one).
-        claim.add_retry(
-            errors=["ClaimConflict"], interval=Duration.seconds(1), max_attempts=3, backoff_rate=2
-        )
-        claim.add_catch(failed, errors=["States.ALL"], result_path="$.error")
-        publish_assigned = publish("PublishTrialAssigned", "TrialAssigned", "ASSIGNED")
-        publish_assigned.add_catch(not_published, errors=["States.ALL"], result_path="$.publishError")
-
-        definition = (
-            sfn.Pass(self, "ReadTrial", parameters={"trial.$": "$"})
-            .next(claim)
-            .next(publish_assigned)
-            .next(sfn.Succeed(self, "Assigned"))
-        )
-        return logged_state_machine(
-            self,
-            "Assignment",
-            definition=definition,
-            type_=sfn.StateMachineType.STANDARD,
-            timeout=ASSIGNMENT_TIMEOUT,
-            app_name=self._defaults.app_name,
-            name="trial-assignment",
-            days=self._defaults.log_retention_days,
         )
