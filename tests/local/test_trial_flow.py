@@ -323,6 +323,37 @@ def test_the_reconcile_refills_the_pool_and_deletes_retired_environments(trials:
     assert len(trials.with_status("WARM")) == 3
 
 
+def test_a_trial_stuck_in_requested_is_swept_to_needs_attention_with_a_metric(trials: Trials) -> None:
+    # Given a trial requested an hour ago that no assignment ever picked up
+    trial_id = str(uuid.uuid4())
+    now = int(time.time())
+    with trials.rule_disabled(trials.bus, "TrialRequested"):
+        trials.dynamodb.put_item(
+            TableName=trials.trials_table,
+            Item={
+                "trialId": {"S": trial_id},
+                "leadId": {"S": "lead-stuck"},
+                "type": {"S": "ACS"},
+                "requestedAt": {"N": str(now - 3600)},
+                "status": {"S": "REQUESTED"},
+                "expiresAt": {"N": str(now + 3600)},
+            },
+        )
+        trials.local.settle()
+    assert trials.trial(trial_id).body["status"] == "REQUESTED"
+    # When the reconcile's sweep runs
+    trials.reconcile()
+    # Then the trial is NEEDS_ATTENTION, and the sweep counted it in the metric the alarm watches
+    assert trials.trial(trial_id).body["status"] == "NEEDS_ATTENTION"
+    lines = trials.local.client("logs").filter_log_events(
+        logGroupName="/aws/lambda/EventDriven-environment-manager", filterPattern="TrialsNeedingAttention"
+    )["events"]
+    counts = [
+        json.loads(e["message"])["TrialsNeedingAttention"] for e in lines if e["message"].startswith("{")
+    ]
+    assert 1 in counts
+
+
 def test_expiry_through_the_clock_deletes_the_environment_even_with_data_in_its_bucket(
     trials: Trials,
 ) -> None:
