@@ -41,9 +41,17 @@ class Trials:
         return call(self.api_url, "GET", f"/trials/{trial_id}")
 
     def reconcile(self) -> None:
-        """What the schedule does every 5 minutes, now: the reconcile rule fires, then it all settles."""
+        """What the schedule does every 5 minutes, now: the reconcile rule fires, then it all settles.
+
+        The rule is kept DISABLED while these tests run (see the `trials` fixture), so that it fires
+        only here and not in the middle of a test that counts environments; it is enabled just to fire.
+        """
         rule = self.local.output("TrialPoolReconcileRuleName")
-        fired = self.local.call("POST", f"/_localcloud/schedules/{rule}")
+        self.events.enable_rule(Name=rule)
+        try:
+            fired = self.local.call("POST", f"/_localcloud/schedules/{rule}")
+        finally:
+            self.events.disable_rule(Name=rule)
         assert "eventId" in fired, fired
         self.local.settle(timeout=60)
 
@@ -134,8 +142,14 @@ class Trials:
 
 
 @pytest.fixture(scope="module")
-def trials(local: Local) -> Trials:
-    return Trials(local)
+def trials(local: Local) -> Iterator[Trials]:
+    trials = Trials(local)
+    rule = local.output("TrialPoolReconcileRuleName")
+    trials.events.disable_rule(Name=rule)
+    try:
+        yield trials
+    finally:
+        trials.events.enable_rule(Name=rule)
 
 
 def test_an_environment_is_warm_only_once_its_stack_is_create_complete(trials: Trials) -> None:
