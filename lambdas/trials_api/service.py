@@ -51,6 +51,9 @@ class RequestKey:
 
     key: str
     fingerprint: str
+    # Per lead and type (no Idempotency-Key): a trial that FAILED does not hold the key, so the lead
+    # can ask again; with a key, a retry answers what the key answered before, failed or not.
+    per_lead: bool = False
 
 
 @dataclass(frozen=True)
@@ -101,7 +104,7 @@ def request_key(request: RequestTrial, *, caller: str, idempotency_key: str | No
     fingerprint = _digest(request.leadId, request.type)
     if idempotency_key is not None:
         return RequestKey(key=f"key#{_digest(caller, idempotency_key)}", fingerprint=fingerprint)
-    return RequestKey(key=f"lead#{fingerprint}", fingerprint=fingerprint)
+    return RequestKey(key=f"lead#{fingerprint}", fingerprint=fingerprint, per_lead=True)
 
 
 def valid_idempotency_key(value: str) -> bool:
@@ -119,7 +122,8 @@ def request_trial(
     pause: Callable[[float], None] = time.sleep,
 ) -> Requested:
     """Stores the trial as REQUESTED (its stream INSERT becomes `TrialRequested`, its TTL `TrialExpired`),
-    or answers with the trial the same request created before, while that one lives."""
+    or answers with the trial the same request created before, while that one lives (and, for a
+    request per lead and type, has not FAILED)."""
     trial = Trial(
         trial_id=new_id(),
         lead_id=request.leadId,
@@ -141,9 +145,9 @@ def request_trial(
         if guard.fingerprint != key.fingerprint:
             raise IdempotencyKeyReused("the Idempotency-Key was used for a different request")
         existing = store.get(guard.trial_id)
-        if existing is not None:
+        if existing is not None and not (key.per_lead and existing.status == "FAILED"):
             return Requested(as_seen(existing, now=now), created=False)
-        replacing = guard.trial_id  # its row is gone (deleted): the key may go to the new trial
+        replacing = guard.trial_id  # its row is gone (deleted) or its trial failed: the key may move on
     raise RequestNotStored("the trial request could not be stored: the request key stayed contended")
 
 

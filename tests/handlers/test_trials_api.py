@@ -255,3 +255,20 @@ def test_logs_carry_the_api_request_id_as_correlation_id(handler: ModuleType) ->
         handler, api_event("POST", "/trials", '{"leadId": "lead-0042", "type": "ACS"}', request_id="req-xyz")
     )
     assert handler.logger.get_correlation_id() == "req-xyz"
+
+
+def test_a_lead_whose_trial_failed_can_ask_again(handler: ModuleType) -> None:
+    # Given a lead's trial whose assignment failed
+    _, first = call(handler, api_event("POST", "/trials", BODY))
+    boto3.client("dynamodb").update_item(
+        TableName=TABLE,
+        Key={"trialId": {"S": first["trialId"]}},
+        UpdateExpression="SET #s = :failed",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":failed": {"S": "FAILED"}},
+    )
+    # When the lead asks again
+    status, again = call(handler, api_event("POST", "/trials", BODY))
+    # Then it is a new trial, and a retry of that one is the same again
+    assert status == 202 and again["trialId"] != first["trialId"]
+    assert call(handler, api_event("POST", "/trials", BODY))[1]["trialId"] == again["trialId"]

@@ -3,7 +3,7 @@ the metrics consumer's service: no AWS. The stream, pool and environment service
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pytest
 
@@ -235,3 +235,24 @@ def test_an_event_without_source_or_type_is_still_counted_as_unknown() -> None:
 
     record_event({"detail-type": ""}, emitter=ListEmitter())
     assert emitted == [Count("Events", {"source": "unknown", "detailType": "unknown"})]
+
+
+def test_a_lead_whose_trial_failed_may_ask_again_but_a_keyed_retry_gets_the_failed_trial() -> None:
+    # Given a lead's trial that FAILED (the pool was empty)
+    store = FakeTrialStore()
+    request = RequestTrial(leadId="lead-1", type="ACS")
+    first = request_trial(
+        request, key=LEAD_KEY, store=store, now=1, duration_seconds=100, new_id=lambda: TRIAL_ID
+    )
+    store.rows[TRIAL_ID] = replace(first.trial, status="FAILED")
+    # When the lead asks again (no Idempotency-Key): a new trial
+    again = request_trial(
+        request, key=LEAD_KEY, store=store, now=2, duration_seconds=100, new_id=lambda: OTHER_TRIAL
+    )
+    assert again.created and again.trial.trial_id == OTHER_TRIAL
+    # But a retry under an Idempotency-Key answers what the key answered: the failed trial
+    keyed = request_key(request, caller="c", idempotency_key="key-12345")
+    failed = request_trial(request, key=keyed, store=store, now=3, duration_seconds=100, new_id=lambda: "t-3")
+    store.rows["t-3"] = replace(failed.trial, status="FAILED")
+    retry = request_trial(request, key=keyed, store=store, now=4, duration_seconds=100, new_id=lambda: "t-4")
+    assert (retry.created, retry.trial.trial_id, retry.trial.status) == (False, "t-3", "FAILED")
