@@ -36,6 +36,11 @@ class TrialsStack(Stack):
         outputs = {
             "TrialsTableName": (flow.trials.table_name, "Trial requests (stream + TTL on expiresAt)"),
             "TrialPoolTableName": (flow.pool.table_name, "Trial environments and their state"),
+            "TrialRequestsTableName": (flow.requests.table_name, "Request keys: one live trial per key"),
+            "TrialPoolReconcileRuleName": (
+                flow.environments.reconcile.rule_name,
+                "The scheduled reconcile of the trial pool (default bus)",
+            ),
             "TrialAssignmentWorkflowArn": (flow.assignment.state_machine_arn, "The assignment workflow"),
             "TrialParkedQueueUrl": (flow.parked.queue.queue_url, "Stream records that broke the contract"),
             "TrialStreamFailureDlqUrl": (
