@@ -1,5 +1,5 @@
-"""The trial request services with fakes for their ports (the API's store, the assignment workflow), and
-the metrics consumer's service: no AWS. The stream, pool and environment services have files of their own."""
+"""The trial request services with fakes for their ports (the API's store, the assignment workflow): no AWS.
+The stream, pool and environment services have files of their own."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from dataclasses import dataclass, field, replace
 import pytest
 
 from assign_trial.service import Started, start_assignment
-from metrics.service import Count, counts_for, record_event
 from shared.contracts.trials import RequestTrial, TrialRequested
 from trials_api.service import (
     Contended,
@@ -208,33 +207,6 @@ def test_the_assignment_runs_once_per_trial_with_the_detail_as_input() -> None:
     # Then one execution named after the trial got the detail; the repeat found it
     assert workflow.started == {TRIAL_ID: trial.model_dump_json()}
     assert (first.new, second.new, first.execution_arn == second.execution_arn) == (True, False, True)
-
-
-# --- metrics -------------------------------------------------------------------------------------
-
-
-def test_every_event_counts_by_source_and_detail_type_and_known_ones_as_business() -> None:
-    assert counts_for({"source": "OnlineTrial", "detail-type": "TrialAssigned"}) == [
-        Count("Events", {"source": "OnlineTrial", "detailType": "TrialAssigned"}),
-        Count("TrialsAssigned"),
-    ]
-    assert counts_for({"source": "myapp.orders", "detail-type": "OrderCompleted"})[1] == Count(
-        "OrdersCompleted"
-    )
-    assert counts_for({"source": "aws.s3", "detail-type": "Object Created"}) == [
-        Count("Events", {"source": "aws.s3", "detailType": "Object Created"})
-    ]
-
-
-def test_an_event_without_source_or_type_is_still_counted_as_unknown() -> None:
-    emitted: list[Count] = []
-
-    class ListEmitter:
-        def count(self, metric: Count) -> None:
-            emitted.append(metric)
-
-    record_event({"detail-type": ""}, emitter=ListEmitter())
-    assert emitted == [Count("Events", {"source": "unknown", "detailType": "unknown"})]
 
 
 def test_a_lead_whose_trial_failed_may_ask_again_but_a_keyed_retry_gets_the_failed_trial() -> None:
