@@ -22,6 +22,7 @@ from stacks.constructs.invoices import Invoices
 from stacks.constructs.lambda_function import AppFunction, FunctionDefaults
 from stacks.constructs.nag import acknowledge_wildcards, logical_id
 from stacks.constructs.order_children import ChildResources
+from stacks.constructs.order_intake import OrderIntake
 from stacks.constructs.order_sweeper import OrderSweeper
 from stacks.constructs.order_workflows import ORDER_STUCK_AFTER, PAYMENT_HEARTBEAT, OrderWorkflow
 from stacks.constructs.payment_service import PaymentService
@@ -38,7 +39,9 @@ def pinned_id(construct: Construct) -> str:
     return str(Stack.of(construct).resolve(child.logical_id))
 
 
-def table(scope: Construct, construct_id: str, key: str) -> dynamodb.Table:
+def table(
+    scope: Construct, construct_id: str, key: str, *, stream: dynamodb.StreamViewType | None = None
+) -> dynamodb.Table:
     """An on-demand, encrypted table with point-in-time recovery, keyed by one string attribute."""
     return dynamodb.Table(
         scope,
@@ -49,6 +52,7 @@ def table(scope: Construct, construct_id: str, key: str) -> dynamodb.Table:
         point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
             point_in_time_recovery_enabled=True
         ),
+        stream=stream,
         removal_policy=RemovalPolicy.RETAIN,
     )
 
@@ -69,7 +73,8 @@ class OrderFlow(Construct):
         super().__init__(scope, construct_id)
         self._defaults = defaults
         app_name, log_retention_days = defaults.app_name, defaults.log_retention_days
-        self.orders = table(self, "OrdersTable", "orderId")
+        # The stream is intake's outbox: every stored order (and later its changes) becomes an event.
+        self.orders = table(self, "OrdersTable", "orderId", stream=dynamodb.StreamViewType.NEW_AND_OLD_IMAGES)
         self.customers = table(self, "CustomersTable", "customerId")
         self.inventory = table(self, "InventoryTable", "sku")
         self.payments = table(self, "PaymentsTable", "orderId")
@@ -87,39 +92,20 @@ class OrderFlow(Construct):
             f"{ORDERS_BY_STATUS}, and CDK grants name every index of the table that way.",
             resources=[f"<{logical_id(self.orders)}.Arn>/index/*"],
         )
-        # PaymentTokens: written by intake with the order, read and deleted by the payment service.
-        self.payment_tokens = dynamodb.Table(
-            self,
-            "PaymentTokensTable",
-            partition_key=dynamodb.Attribute(name="paymentRef", type=dynamodb.AttributeType.STRING),
-            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
-            encryption=dynamodb.TableEncryption.AWS_MANAGED,
-            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=True
-            ),
-            time_to_live_attribute="expiresAt",
-            removal_policy=RemovalPolicy.RETAIN,
-        )
         self.idempotency = IdempotencyTable(self, "Idempotency")
 
-        # -- intake: POST /orders and GET /orders/{orderId} --------------------------------------
-        self.intake = AppFunction(
+        # -- intake: POST /orders and GET /orders/{orderId}; the outbox publishes what it stores ----
+        self.intake = OrderIntake(
             self,
             "OrdersApi",
-            handler="orders_api.handler.lambda_handler",
-            description="Order intake: validates, stores, publishes OrderPlaced; answers order lookups",
-            service_name="orders-api",
-            environment={
-                "ORDERS_TABLE_NAME": self.orders.table_name,
-                "EVENT_BUS_NAME": bus.event_bus_name,
-                "IDEMPOTENCY_TABLE_NAME": self.idempotency.table.table_name,
-                "IDEMPOTENCY_EXPIRY_SECONDS": str(int(IDEMPOTENCY_EXPIRY.to_seconds())),
-            },
-            defaults=self._defaults,
+            orders=self.orders,
+            inventory=self.inventory,
+            idempotency=self.idempotency.table,
+            idempotency_expiry=IDEMPOTENCY_EXPIRY,
+            bus=bus,
+            alarm_topic=alarm_topic,
+            defaults=defaults,
         )
-        self.orders.grant_read_write_data(self.intake.function)
-        self.idempotency.table.grant_read_write_data(self.intake.function)
-        bus.grant_put_events_to(self.intake.function)
 
         # -- inventory, called by the workflows --------------------------------------------------
         self.inventory_fn = AppFunction(
@@ -146,7 +132,7 @@ class OrderFlow(Construct):
             self,
             "Payment",
             payments=self.payments,
-            payment_tokens=self.payment_tokens,
+            payment_tokens=self.intake.payment_tokens,
             bus=bus,
             alarm_topic=alarm_topic,
             defaults=defaults,
