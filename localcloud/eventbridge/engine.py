@@ -7,7 +7,6 @@ import functools
 import json
 import time
 import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,6 +20,8 @@ from localcloud.core.settings import Settings
 from localcloud.core.trace import Trace
 from localcloud.eventbridge.aws_events import s3_notification
 from localcloud.eventbridge.patterns import InvalidEventPattern, matches, parse_pattern, validate_pattern
+from localcloud.eventbridge.schedule_expressions import InvalidSchedule, parse_schedule
+from localcloud.eventbridge.schedules import ScheduledRules
 from localcloud.eventbridge.transform import InputTransformError, target_input
 from localcloud.lambda_.async_invoke import AsyncInvoker, FunctionNotFound
 
@@ -61,7 +62,7 @@ class EventBridgeEngine:
         self._scheduler = scheduler
         self._trace = trace
         self._invoker = invoker
-        self._originals: dict[tuple[Any, str], Callable[..., Any]] = {}
+        self.schedules = ScheduledRules(self, clock=clock, scheduler=scheduler, trace=trace)
 
     # -- installation into moto ---------------------------------------------------------------
     def patches(self) -> PatchSet:
@@ -77,7 +78,12 @@ class EventBridgeEngine:
                 pattern = kwargs.get("event_pattern")
                 if pattern:
                     engine.check_pattern(pattern)
-                return original(backend, name, *args, **kwargs)
+                schedule = kwargs.get("scheduled_expression")
+                if schedule:
+                    check_schedule(schedule)
+                rule = original(backend, name, *args, **kwargs)
+                engine.schedules.noticed(rule)
+                return rule
 
             return put_rule
 
@@ -105,7 +111,8 @@ class EventBridgeEngine:
         patches.wrap(
             "moto.events.models:EventsBackend.put_rule",
             validating,
-            why="moto accepts most invalid patterns; AWS rejects them at PutRule with its message",
+            why="moto accepts most invalid patterns and cron expressions; AWS rejects them at PutRule "
+            "with its message; a scheduled rule's time counts from its PutRule",
         )
         patches.replace(
             "moto.events.models:Rule.send_to_targets",
@@ -237,8 +244,12 @@ class EventBridgeEngine:
         self._scheduler.submit(lambda: self.route_event(backend, "default", event), name="s3 event")
 
     # -- routing ------------------------------------------------------------------------------
-    def route_event(self, backend: Any, bus_name: str, event: dict[str, Any]) -> None:
-        """Routes an already-formed event onto a bus (bus-to-bus forwarding, replays, S3, Lambda...)."""
+    def route_event(
+        self, backend: Any, bus_name: str, event: dict[str, Any], *, inline: bool = False
+    ) -> None:
+        """Routes an already-formed event onto a bus (bus-to-bus forwarding, replays, S3, Lambda...);
+        `inline` delivers it on this thread (in order with what the caller routes next)."""
+        deliveries: list[functools.partial[None]] = []
         with BACKENDS:
             bus = backend.describe_event_bus(bus_name)
             self._trace.emit(
@@ -247,8 +258,11 @@ class EventBridgeEngine:
                 bus=bus.name,
                 event=event,
             )
-            deliveries: list[functools.partial[None]] = []
             self._route(backend, bus, event, deliveries)
+        if inline:
+            for deliver in deliveries:
+                deliver()
+        else:
             self._deliver_all(deliveries)
 
     def _deliver_all(self, deliveries: list[functools.partial[None]]) -> None:
@@ -282,10 +296,22 @@ class EventBridgeEngine:
             rule=rule.name,
             event_id=event["id"],
         )
+        self._to_targets(rule, event, deliveries)
+        return 1
+
+    def _to_targets(
+        self, rule: Any, event: dict[str, Any], deliveries: list[functools.partial[None]]
+    ) -> None:
         first = self._clock.now()
         for target in list(rule.targets):
             deliveries.append(functools.partial(self._deliver, rule, target, event, 1, first))
-        return 1
+
+    def deliver_to_rule(self, rule: Any, event: dict[str, Any]) -> None:
+        """Delivers `event` to the targets of `rule` alone (a scheduled rule's event goes nowhere else)."""
+        deliveries: list[functools.partial[None]] = []
+        with BACKENDS:
+            self._to_targets(rule, event, deliveries)
+        self._deliver_all(deliveries)
 
     def _archive(self, backend: Any, rule: Any, event: dict[str, Any]) -> None:
         for archive in backend.archives.values():
@@ -447,6 +473,16 @@ def _parsed(pattern_text: str) -> dict[str, Any]:
     """A rule's pattern, parsed once per text rather than for every event."""
     pattern: dict[str, Any] = json.loads(pattern_text)
     return pattern
+
+
+def check_schedule(expression: str) -> None:
+    """Raises AWS's ValidationException for a schedule expression PutRule refuses."""
+    from moto.events.exceptions import ValidationException
+
+    try:
+        parse_schedule(expression)
+    except InvalidSchedule:
+        raise ValidationException("Parameter ScheduleExpression is not valid.") from None
 
 
 def _bus_name(name_or_arn: str | None) -> str:
