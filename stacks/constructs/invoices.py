@@ -10,7 +10,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from stacks.constructs.event_route import DefaultBusForwarder, EventRoute
-from stacks.constructs.payment_service import pin
+from stacks.constructs.pinned import pin
 
 
 class Invoices(Construct):

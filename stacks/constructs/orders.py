@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import aws_cdk as cdk
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
-from aws_cdk import aws_sns_subscriptions as subscriptions
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from stacks.constructs.dead_letter_queue import DeadLetterQueue
 from stacks.constructs.event_consumer import EventConsumer
 from stacks.constructs.event_route import EventRoute
 from stacks.constructs.idempotency_table import IDEMPOTENCY_EXPIRY, IdempotencyTable
@@ -23,20 +18,15 @@ from stacks.constructs.lambda_function import AppFunction, FunctionDefaults
 from stacks.constructs.nag import acknowledge_wildcards, logical_id
 from stacks.constructs.order_children import ChildResources
 from stacks.constructs.order_intake import OrderIntake
+from stacks.constructs.order_notifications import OrderNotifications
 from stacks.constructs.order_sweeper import OrderSweeper
 from stacks.constructs.order_workflows import ORDER_STUCK_AFTER, PAYMENT_HEARTBEAT, OrderWorkflow
 from stacks.constructs.payment_service import PaymentService
+from stacks.constructs.pinned import pinned_id
 
 SOURCE = "myapp.orders"
 PAYMENTS_SOURCE = "myapp.payments"
 ORDERS_BY_STATUS = "ByStatus"
-
-
-def pinned_id(construct: Construct) -> str:
-    """The logical id of a resource, its override included (see payment_service.pin)."""
-    child = construct.node.default_child
-    assert isinstance(child, cdk.CfnResource)
-    return str(Stack.of(construct).resolve(child.logical_id))
 
 
 def table(
@@ -269,54 +259,16 @@ class OrderFlow(Construct):
         )
 
         # -- notifications: a service subscriber (SQS) and people (email) ------------------------
-        key = kms.Key(
+        self.order_notifications = OrderNotifications(
             self,
-            "NotificationKey",
-            description="Encrypts the order notification topic",
-            enable_key_rotation=True,
-            removal_policy=RemovalPolicy.DESTROY,
-        )
-        key.grant(iam.ServicePrincipal("events.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*")
-        self.notifications = sns.Topic(
-            self, "Notifications", display_name="Order notifications", master_key=key, enforce_ssl=True
-        )
-        self.subscriber_dlq = DeadLetterQueue(
-            self,
-            "SubscriberDlq",
-            purpose="order notifications the service subscriber missed",
-            alarm_topic=alarm_topic,
-        )
-        self.subscriber_queue = sqs.Queue(
-            self,
-            "NotificationSubscriber",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(4),
-            dead_letter_queue=sqs.DeadLetterQueue(queue=self.subscriber_dlq.queue, max_receive_count=5),
-        )
-        self.notifications.add_subscription(
-            subscriptions.SqsSubscription(
-                self.subscriber_queue, raw_message_delivery=True, dead_letter_queue=self.subscriber_dlq.queue
-            )
-        )
-        if notification_email:
-            self.notifications.add_subscription(
-                subscriptions.EmailSubscription(
-                    notification_email, dead_letter_queue=self.subscriber_dlq.queue
-                )
-            )
-        order_id = events.EventField.from_path("$.detail.orderId")
-        outcome = events.EventField.from_path("$.detail-type")
-        self.notify = EventRoute(
-            self,
-            "NotifyRoute",
+            "OrderNotifications",
             bus=bus,
-            pattern=events.EventPattern(
-                source=[SOURCE],
-                detail_type=["OrderCompleted", "OrderFailed", "OrderRejected", "OrderNeedsAttention"],
-            ),
-            description="Order outcomes, as one readable line, to the notification topic",
+            source=SOURCE,
             alarm_topic=alarm_topic,
-        ).to_topic(self.notifications, events.RuleTargetInput.from_text(f"{outcome}: order {order_id}"))
-
+            notification_email=notification_email,
+        )
+        self.notifications = self.order_notifications.topic
+        self.subscriber_queue = self.order_notifications.subscriber_queue
+        self.subscriber_dlq = self.order_notifications.subscriber_dlq
+        self.notify = self.order_notifications.route
         self.invoices_service.notify(self.notifications)

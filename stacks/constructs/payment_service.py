@@ -22,6 +22,7 @@ from constructs import Construct
 
 from stacks.constructs.dead_letter_queue import DeadLetterQueue
 from stacks.constructs.lambda_function import AppFunction, FunctionDefaults
+from stacks.constructs.pinned import pin
 
 PAYMENT_FUNCTION_TIMEOUT = Duration.seconds(30)
 PAYMENT_CONCURRENCY = 2  # the provider's rate limit: a burst of orders queues up instead of overrunning it
@@ -30,13 +31,6 @@ PAYMENT_CONCURRENCY = 2  # the provider's rate limit: a burst of orders queues u
 # room for them next to real failures (each receive waits the 180-s visibility timeout).
 PAYMENT_MAX_RECEIVES = 10
 PAYMENT_LIMIT_CENTS = 100_000
-
-
-def pin(construct: Construct, logical_id: str) -> None:
-    """Keeps a stateful resource's logical id where it moved from, so a deploy does not replace it."""
-    child = construct.node.default_child
-    assert isinstance(child, cdk.CfnResource)
-    child.override_logical_id(logical_id)
 
 
 class PaymentService(Construct):

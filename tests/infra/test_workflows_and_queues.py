@@ -279,7 +279,7 @@ def granted_actions(templates: Templates, role_fragment: str, table_fragment: st
             "OrdersPaymentsTable",
             {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
         ),
-        ("OrdersPaymentRoleDefault", "OrdersPaymentTokensTable", {"dynamodb:GetItem", "dynamodb:DeleteItem"}),
+        ("OrdersPaymentRoleDefault", "PaymentTokens", {"dynamodb:GetItem", "dynamodb:DeleteItem"}),
         (
             "OrdersPaymentRefund",
             "OrdersPaymentsTable",
