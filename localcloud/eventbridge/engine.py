@@ -19,7 +19,8 @@ from localcloud.core.scheduler import Scheduler
 from localcloud.core.settings import Settings
 from localcloud.core.trace import Trace
 from localcloud.eventbridge.aws_events import s3_notification
-from localcloud.eventbridge.patterns import InvalidEventPattern, matches, parse_pattern, validate_pattern
+from localcloud.eventbridge.pattern_matching import CompiledPattern
+from localcloud.eventbridge.patterns import InvalidEventPattern, compile_pattern
 from localcloud.eventbridge.schedule_expressions import InvalidSchedule, parse_schedule
 from localcloud.eventbridge.schedules import ScheduledRules
 from localcloud.eventbridge.transform import InputTransformError, target_input
@@ -133,16 +134,14 @@ class EventBridgeEngine:
 
     # -- API behaviour ------------------------------------------------------------------------
     @staticmethod
-    def check_pattern(pattern_text: str) -> dict[str, Any]:
+    def check_pattern(pattern_text: str) -> CompiledPattern:
         """Parses and validates a pattern, raising AWS's InvalidEventPatternException."""
         from moto.core.exceptions import JsonRESTError
 
         try:
-            pattern = parse_pattern(pattern_text)
-            validate_pattern(pattern)
+            return compile_pattern(pattern_text)
         except InvalidEventPattern as error:
             raise JsonRESTError("InvalidEventPatternException", error.message) from None
-        return pattern
 
     def test_event_pattern(self, pattern_text: str, event_text: str) -> bool:
         from moto.core.exceptions import JsonRESTError
@@ -154,7 +153,7 @@ class EventBridgeEngine:
             raise JsonRESTError("ValidationException", "Parameter Event is not valid.") from None
         if not isinstance(event, dict):
             raise JsonRESTError("ValidationException", "Parameter Event is not valid.")
-        return matches(pattern, event)
+        return pattern.matches(event)
 
     def put_events(self, backend: Any, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """One result per entry, in order; a bad entry fails alone, as in AWS."""
@@ -285,7 +284,10 @@ class EventBridgeEngine:
         text = rule.event_pattern.dump()
         if rule.state != "ENABLED" or not text:
             return 0
-        if not matches(_parsed(text), event):
+        try:
+            if not compile_pattern(text).matches(event):
+                return 0
+        except InvalidEventPattern:  # PutRule refuses these; a rule made otherwise matches nothing
             return 0
         if rule.name.startswith(ARCHIVE_RULE_PREFIX):
             self._archive(backend, rule, event)
@@ -466,13 +468,6 @@ class EventBridgeEngine:
         except Exception as error:
             raise DeliveryError(_error_code(error), str(error)) from None
         raise DeliveryError("UnsupportedTarget", f"localcloud cannot deliver to {arn.service} targets")
-
-
-@functools.lru_cache(maxsize=4096)
-def _parsed(pattern_text: str) -> dict[str, Any]:
-    """A rule's pattern, parsed once per text rather than for every event."""
-    pattern: dict[str, Any] = json.loads(pattern_text)
-    return pattern
 
 
 def check_schedule(expression: str) -> None:
