@@ -48,6 +48,20 @@ ORDER_TIMEOUT = Duration.hours(2)
 ORDER_STUCK_AFTER = Duration.minutes(int(ORDER_TIMEOUT.to_minutes()) + 15)
 
 
+def order_from(item: str) -> dict[str, str]:
+    """The order the workflows work on, from the stored item (server prices, the payment reference)."""
+    return {
+        "orderId.$": f"{item}.orderId.S",
+        "customerId.$": f"{item}.customerId.S",
+        "currency.$": f"{item}.currency.S",
+        "totalCents.$": f"States.StringToJson({item}.totalCents.N)",
+        "paymentRef.$": f"{item}.paymentRef.S",
+        "placedAt.$": f"{item}.createdAt.S",
+        "lines.$": f"{item}.lines.L",
+        "executionArn.$": f"{item}.executionArn.S",
+    }
+
+
 class OrderWorkflow(Construct):
     """Standard parent: take → prepare → payment by task token → fulfill, compensating on any failure."""
 
@@ -94,28 +108,42 @@ class OrderWorkflow(Construct):
                 },
                 return_values=tasks.DynamoReturnValues.ALL_NEW,
                 # The order as stored (server prices, the payment reference), not as the event said.
-                result_selector={
-                    "order": {
-                        "orderId.$": "$.Attributes.orderId.S",
-                        "customerId.$": "$.Attributes.customerId.S",
-                        "currency.$": "$.Attributes.currency.S",
-                        "totalCents.$": "States.StringToJson($.Attributes.totalCents.N)",
-                        "paymentRef.$": "$.Attributes.paymentRef.S",
-                        "placedAt.$": "$.Attributes.createdAt.S",
-                        "lines.$": "$.Attributes.lines.L",
-                        "executionArn.$": "$.Attributes.executionArn.S",
-                    }
-                },
+                result_selector={"order": order_from("$.Attributes")},
                 result_path="$",
             ),
             DYNAMODB_TRANSIENT,
         )
-        take.add_catch(sfn.Succeed(self, "AlreadyTaken"), errors=[CONDITION_FAILED], result_path="$.error")
         # Left PENDING: the sweeper finds it past its deadline.
-        take.add_catch(
-            sfn.Fail(self, "TakeFailed", error="TakeFailed", cause="the order could not be taken"),
-            errors=["States.ALL"],
-            result_path="$.error",
+        take_failed = sfn.Fail(self, "TakeFailed", error="TakeFailed", cause="the order could not be taken")
+        # Taken already: by another execution (a duplicate OrderPlaced: end quietly), or by this one,
+        # when a retried write finds its own first attempt's (carry on with the order as stored).
+        read_owner = retry_transient(
+            tasks.DynamoGetItem(
+                self,
+                "ReadOwner",
+                table=orders,
+                key={"orderId": string("$.detail.orderId")},
+                consistent_read=True,
+                result_selector={"item.$": "$.Item", "me.$": "$$.Execution.Id"},
+                result_path="$.current",
+            ),
+            DYNAMODB_TRANSIENT,
+        )
+        read_owner.add_catch(take_failed, errors=["States.ALL"], result_path="$.error")
+        retaken = sfn.Pass(self, "TakenByThisRun", parameters={"order": order_from("$.current.item")})
+        take.add_catch(read_owner, errors=[CONDITION_FAILED], result_path="$.error")
+        take.add_catch(take_failed, errors=["States.ALL"], result_path="$.error")
+        read_owner.next(
+            sfn.Choice(self, "TakenBy")
+            .when(
+                sfn.Condition.and_(
+                    sfn.Condition.is_present("$.current.item.executionArn.S"),
+                    sfn.Condition.string_equals_json_path("$.current.item.executionArn.S", "$.current.me"),
+                    sfn.Condition.string_equals("$.current.item.status.S", "PROCESSING"),
+                ),
+                retaken,
+            )
+            .otherwise(sfn.Succeed(self, "AlreadyTaken"))
         )
 
         compensation_failed = sfn.Fail(
@@ -184,6 +212,7 @@ class OrderWorkflow(Construct):
         fulfill = run("Fulfill", self.fulfillment, "$.fulfillment")
         fulfill.add_catch(compensated, errors=["States.ALL"], result_path="$.error")
 
+        retaken.next(prepare)
         definition = take.next(prepare).next(
             sfn.Choice(self, "Prepared")
             .when(

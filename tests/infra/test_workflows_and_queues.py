@@ -109,10 +109,11 @@ def test_the_order_workflow_is_a_short_standard_parent_over_express_children(tem
     machines = {i: (p.get("StateMachineType", "STANDARD"), asl) for i, p, asl in state_machines(templates)}
     [parent] = [asl for i, (kind, asl) in machines.items() if "OrdersWorkflowStateMachine" in i]
     resources_used = [s.get("Resource") for _, s in all_states(parent) if s["Type"] == "Task"]
-    # Only what needs Standard stays in it: taking the order, the payment callback, the nested runs,
-    # and recording a failed compensation.
+    # Only what needs Standard stays in it: taking the order (and, when taken, who took it), the
+    # payment callback, the nested runs, and recording a failed compensation.
     assert sorted(resources_used) == sorted(
         ["arn:TOKEN:states:::dynamodb:updateItem"] * 2
+        + ["arn:TOKEN:states:::dynamodb:getItem"]
         + ["arn:TOKEN:states:::sqs:sendMessage.waitForTaskToken"]
         + ["arn:TOKEN:states:::states:startExecution.sync:2"] * 3
     )
@@ -150,9 +151,14 @@ def test_the_first_step_takes_the_order_once_and_reads_it_from_the_table(templat
     # The order comes from the write's result, and the event's detail is dropped
     assert take["ResultPath"] == "$"
     assert take["ResultSelector"]["order"]["paymentRef.$"] == "$.Attributes.paymentRef.S"
-    # A duplicate OrderPlaced ends quietly
+    # A duplicate OrderPlaced ends quietly; a retried take that finds its own first write carries on
     [taken] = [c for c in take["Catch"] if c["ErrorEquals"] == ["DynamoDB.ConditionalCheckFailedException"]]
-    assert parent["States"][taken["Next"]]["Type"] == "Succeed"
+    owner = parent["States"][taken["Next"]]
+    assert owner["Parameters"]["ConsistentRead"] is True
+    choice = parent["States"][owner["Next"]]
+    assert parent["States"][choice["Default"]]["Type"] == "Succeed"
+    [mine] = choice["Choices"]
+    assert parent["States"][parent["States"][mine["Next"]]["Next"]] == parent["States"]["Prepare"]
 
 
 def test_every_status_write_of_the_children_is_conditional_on_owner_and_status(templates: Templates) -> None:

@@ -491,6 +491,49 @@ def test_the_sweeper_hands_an_order_stuck_past_its_deadline_to_an_operator(shop:
     assert any(f"OrderNeedsAttention: order {order_id}" in n for n in shop.notifications())
 
 
+def test_a_retried_take_that_finds_its_own_first_write_carries_on(shop: Shop) -> None:
+    # Given an order this execution took already (its first write landed, the answer was lost)
+    item, order_id, name = sku(), str(uuid.uuid4()), f"retake-{uuid.uuid4().hex[:8]}"
+    shop.stock(item, 3)
+    machine = shop.local.output("OrderWorkflowArn")
+    execution_arn = machine.replace(":stateMachine:", ":execution:") + f":{name}"
+    line = {"M": {"sku": {"S": item}, "quantity": {"N": "1"}, "unitPriceCents": {"N": str(PRICE_CENTS)}}}
+    shop.dynamodb.put_item(
+        TableName=shop.local.output("OrdersTableName"),
+        Item={
+            "orderId": {"S": order_id},
+            "customerId": {"S": "c-retake"},
+            "status": {"S": "PROCESSING"},
+            "executionArn": {"S": execution_arn},
+            "lines": {"L": [line]},
+            "currency": {"S": "EUR"},
+            "totalCents": {"N": str(PRICE_CENTS)},
+            "paymentRef": {"S": "pay_" + uuid.uuid4().hex},  # no token stored under it
+            "createdAt": {"S": "2026-11-22T10:00:00.000Z"},
+            "updatedAt": {"S": "2026-11-22T10:00:00.000Z"},
+        },
+    )
+    # When that execution runs (its take finds the order PROCESSING, owned by itself)
+    shop.local.client("stepfunctions").start_execution(
+        stateMachineArn=machine, name=name, input=json.dumps({"detail": {"orderId": order_id}})
+    )
+    shop.local.settle()
+
+    # Then it carried on with the stored order: reserved, asked for payment (no token: refused),
+    # compensated, and the order ended FAILED with its stock back
+    def stored() -> dict[str, Any]:
+        item = shop.dynamodb.get_item(
+            TableName=shop.local.output("OrdersTableName"),
+            Key={"orderId": {"S": order_id}},
+            ConsistentRead=True,
+        )["Item"]
+        return {key: next(iter(value.values())) for key, value in item.items()}
+
+    order = wait_for(lambda: (o := stored())["status"] in FINAL and o, 120)
+    assert (order["status"], order["reason"]) == ("FAILED", "PaymentTokenMissing"), order
+    assert shop.levels(item) == (3, 0, 0)
+
+
 def wait_for(found: Any, seconds: float) -> Any:
     """Polls until `found()` is truthy (bounded generously: a loaded machine is slow, not wrong)."""
     deadline = time.monotonic() + seconds
