@@ -7,7 +7,14 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from accounting.service import LedgerEntry, PaymentFacts, UnconfirmedPayment
-from shared.dynamodb import error_code, from_item, is_condition_failure, to_item
+from shared.aws_errors import (
+    REASON_CONDITIONAL_CHECK_FAILED,
+    TRANSACTION_CANCELED,
+    cancellation_reasons,
+    error_code,
+    is_condition_failure,
+)
+from shared.dynamodb import from_item, to_item
 
 
 class DynamoDBPayments:
@@ -75,12 +82,12 @@ class DynamoDBLedger:
                 ]
             )
         except ClientError as error:
-            if error_code(error) != "TransactionCanceledException":
+            if error_code(error) != TRANSACTION_CANCELED:
                 raise
-            reasons = [r.get("Code", "None") for r in error.response.get("CancellationReasons", [])]
-            if reasons[:1] == ["ConditionalCheckFailed"]:
+            reasons = cancellation_reasons(error)
+            if reasons[:1] == [REASON_CONDITIONAL_CHECK_FAILED]:
                 raise UnconfirmedPayment(f"no {charge_entry_id} in the ledger to refund against") from None
-            if reasons[1:2] == ["ConditionalCheckFailed"]:
+            if reasons[1:2] == [REASON_CONDITIONAL_CHECK_FAILED]:
                 return False
             raise
         return True

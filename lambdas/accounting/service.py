@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from shared.contracts.envelope import EventBridgeEvent
 from shared.contracts.payments import SOURCE, PaymentCharged, PaymentRefunded
+from shared.validation import describe
 
 ChargedEvent: TypeAlias = EventBridgeEvent[PaymentCharged]
 RefundedEvent: TypeAlias = EventBridgeEvent[PaymentRefunded]
@@ -83,11 +84,9 @@ def parse_event(event: Any) -> ChargedEvent | RefundedEvent:
     try:
         return model.model_validate(event)
     except ValidationError as error:
-        wrong = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
-            for e in error.errors(include_input=False, include_url=False)
-        )
-        raise InvalidLedgerEvent(f"{detail_type} event {_event_id(event)} is invalid: {wrong}") from error
+        raise InvalidLedgerEvent(
+            f"{detail_type} event {_event_id(event)} is invalid: {describe(error)}"
+        ) from error
 
 
 def charge_entry(facts: PaymentFacts, event_id: str) -> LedgerEntry:

@@ -9,7 +9,14 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from inventory.service import InsufficientStock, NothingReserved
-from shared.dynamodb import error_code, from_item, to_item
+from shared.aws_errors import (
+    REASON_CONDITIONAL_CHECK_FAILED,
+    REASON_TRANSACTION_CONFLICT,
+    TRANSACTION_CANCELED,
+    cancellation_reasons,
+    error_code,
+)
+from shared.dynamodb import from_item, to_item
 
 MARKER_PREFIX = "reservation#"  # the reservation marker shares the table: its key cannot be a SKU
 
@@ -76,10 +83,10 @@ class DynamoDBStock:
         reasons = self._transact(items)
         if reasons is None:
             return True
-        if reasons[0] == "ConditionalCheckFailed":
+        if reasons[0] == REASON_CONDITIONAL_CHECK_FAILED:
             return False  # the marker exists: this order's stock is already reserved
         for sku, reason in zip(skus, reasons[1:], strict=True):
-            if reason == "ConditionalCheckFailed":
+            if reason == REASON_CONDITIONAL_CHECK_FAILED:
                 raise InsufficientStock(sku, quantities[sku])
         raise RuntimeError(f"reservation of order {order_id} cancelled: {reasons}")
 
@@ -164,7 +171,7 @@ class DynamoDBStock:
         reasons = self._transact(items)
         if reasons is None:
             return True
-        if reasons[0] == "ConditionalCheckFailed":
+        if reasons[0] == REASON_CONDITIONAL_CHECK_FAILED:
             return False  # the marker moved on: done concurrently by another invocation
         raise RuntimeError(f"{what} cancelled: {reasons}")
 
@@ -176,11 +183,11 @@ class DynamoDBStock:
                 self._client.transact_write_items(TransactItems=items)
                 return None
             except ClientError as error:
-                if error_code(error) != "TransactionCanceledException":
+                if error_code(error) != TRANSACTION_CANCELED:
                     raise
-                reasons = [r.get("Code", "None") for r in error.response.get("CancellationReasons", [])]
+                reasons = cancellation_reasons(error)
             # A conflict with a concurrent transaction on the same items is worth another try.
-            if "TransactionConflict" not in reasons or attempt >= self._attempts:
+            if REASON_TRANSACTION_CONFLICT not in reasons or attempt >= self._attempts:
                 return reasons
             self._sleep(0.05 * 2 ** (attempt - 1))
             attempt += 1

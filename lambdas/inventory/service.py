@@ -7,6 +7,7 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from shared.contracts.orders import MAX_LINES, SKU_PATTERN, UUID_PATTERN
+from shared.validation import describe
 
 
 class InvalidInventoryRequest(ValueError):
@@ -87,11 +88,7 @@ def parse_request(event: Any) -> InventoryRequest:
     try:
         return InventoryRequest.model_validate(event)
     except ValidationError as error:
-        wrong = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}"
-            for e in error.errors(include_input=False, include_url=False)
-        )
-        raise InvalidInventoryRequest(f"invalid inventory request: {wrong}") from error
+        raise InvalidInventoryRequest(f"invalid inventory request: {describe(error)}") from error
 
 
 def handle(request: InventoryRequest, *, store: StockStore) -> dict[str, Any]:

@@ -8,7 +8,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from order_sweeper.service import OpenOrder
-from shared.dynamodb import is_condition_failure, to_item
+from shared.aws_errors import is_condition_failure
+from shared.dynamodb import to_item
 
 
 class DynamoDBOpenOrders:

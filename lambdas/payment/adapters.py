@@ -9,7 +9,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from payment.service import PaymentRecord, StoredToken
-from shared.dynamodb import error_code, from_item, is_condition_failure, to_item
+from shared.aws_errors import error_code, is_condition_failure
+from shared.dynamodb import from_item, to_item
 
 # What Step Functions answers when nobody waits on a token any more.
 GONE = frozenset({"TaskTimedOut", "InvalidToken", "TaskDoesNotExist"})

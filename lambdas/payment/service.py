@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from payment.provider import Charge, PaymentDeclined, PaymentProvider, PaymentTransientError
 from shared.contracts.orders import UUID_PATTERN, Currency, PaymentRef
 from shared.contracts.payments import PaymentCharged, PaymentRefunded
+from shared.validation import describe  # never the input values (they hold task tokens)
 
 
 class InvalidPaymentRequest(ValueError):
@@ -130,14 +131,6 @@ class Outcome(StrEnum):
     # Charged, but the workflow stopped waiting in the meantime: the charge stays recorded, and the
     # workflow's compensation (which runs when the task times out) refunds it.
     UNANSWERED = "unanswered"
-
-
-def describe(error: ValidationError) -> str:
-    """The violations without the input values (which hold task tokens)."""
-    return "; ".join(
-        f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}"
-        for e in error.errors(include_url=False, include_input=False)
-    )
 
 
 def parse_payment_request(body: str) -> PaymentRequest:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_events as events
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
@@ -44,7 +43,7 @@ class OrderNotifications(Construct):
             removal_policy=RemovalPolicy.DESTROY,
         )
         pin(key, "OrdersNotificationKeyFC9A310B")
-        key.grant(iam.ServicePrincipal("events.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*")
+        # EventBridge publishes with a role (EventRoute.to_topic): no service principal on this key.
         self.topic = sns.Topic(
             self, "Notifications", display_name="Order notifications", master_key=key, enforce_ssl=True
         )

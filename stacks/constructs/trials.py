@@ -43,7 +43,6 @@ class TrialFlow(Construct):
         bus: events.IEventBus,
         alarm_topic: sns.ITopic,
         defaults: FunctionDefaults,
-        app_sources: tuple[str, ...],
         pool_size: int,
         trial_duration: Duration,
     ) -> None:
@@ -266,15 +265,6 @@ class TrialFlow(Construct):
             reason="Log delivery and X-Ray accept no resource-level permissions; LambdaInvoke grants the "
             "pool function with its versions (`:*`).",
             resources=["*", f"<{logical_id(self.pool_fn.function)}.Arn>:*"],
-        )
-
-        # -- one central metrics consumer: sees every event of the app --------------------------
-        self.metrics = self._consumer(
-            "Metrics",
-            handler="metrics.handler.lambda_handler",
-            description="The only place business metrics are emitted: every event, by source and type",
-            environment={},
-            pattern=events.EventPattern(source=list(app_sources)),
         )
 
     def _consumer(

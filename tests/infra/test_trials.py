@@ -1,4 +1,4 @@
-"""The trial flow as synthesized: table stream and TTL, the stream mapping, consumers, metrics."""
+"""The trial flow as synthesized: table stream and TTL, the stream mapping, consumers."""
 
 from __future__ import annotations
 
@@ -56,21 +56,6 @@ def test_trial_events_route_to_their_consumers(templates: Templates) -> None:
     detail_types = [json.loads(k).get("detail-type") for k in patterns]
     assert ["TrialRequested"] in detail_types
     assert ["TrialAssigned", "TrialExpired", "TrialAssignmentFailed"] in detail_types
-
-
-def test_one_metrics_consumer_sees_every_source_of_the_app(templates: Templates) -> None:
-    rules = [
-        p
-        for _, p in trial_resources(templates, "AWS::Events::Rule")
-        if p["EventPattern"] == {"source": ["myapp.userservice", "myapp.orders", "OnlineTrial"]}
-    ]
-    assert len(rules) == 1
-    metrics_functions = [
-        p
-        for _, p in trial_resources(templates, "AWS::Lambda::Function")
-        if p["Handler"].startswith("metrics.")
-    ]
-    assert len(metrics_functions) == 1
 
 
 def test_environments_are_stacks_created_with_a_role_of_their_own(templates: Templates) -> None:
