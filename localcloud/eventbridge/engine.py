@@ -21,8 +21,7 @@ from localcloud.core.trace import Trace
 from localcloud.eventbridge.aws_events import s3_notification
 from localcloud.eventbridge.pattern_matching import CompiledPattern
 from localcloud.eventbridge.patterns import InvalidEventPattern, compile_pattern
-from localcloud.eventbridge.schedule_expressions import InvalidSchedule, parse_schedule
-from localcloud.eventbridge.schedules import ScheduledRules
+from localcloud.eventbridge.schedules import ScheduledRules, check_schedule
 from localcloud.eventbridge.transform import InputTransformError, target_input
 from localcloud.lambda_.async_invoke import AsyncInvoker, FunctionNotFound
 
@@ -468,16 +467,6 @@ class EventBridgeEngine:
         except Exception as error:
             raise DeliveryError(_error_code(error), str(error)) from None
         raise DeliveryError("UnsupportedTarget", f"localcloud cannot deliver to {arn.service} targets")
-
-
-def check_schedule(expression: str) -> None:
-    """Raises AWS's ValidationException for a schedule expression PutRule refuses."""
-    from moto.events.exceptions import ValidationException
-
-    try:
-        parse_schedule(expression)
-    except InvalidSchedule:
-        raise ValidationException("Parameter ScheduleExpression is not valid.") from None
 
 
 def _bus_name(name_or_arn: str | None) -> str:

@@ -184,6 +184,16 @@ class ScheduledRules:
         return str(event["id"])
 
 
+def check_schedule(expression: str) -> None:
+    """Raises AWS's ValidationException for a schedule expression PutRule refuses."""
+    from moto.events.exceptions import ValidationException
+
+    try:
+        parse_schedule(expression)
+    except InvalidSchedule:
+        raise ValidationException("Parameter ScheduleExpression is not valid.") from None
+
+
 def _scheduled_rules() -> list[tuple[str, Any]]:
     """(bus name, rule) for every rule with a ScheduleExpression, in every events backend there is."""
     from moto.events.models import events_backends
