@@ -134,3 +134,23 @@ class PaymentService(Construct):
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
         self.unanswered_alarm.add_alarm_action(cw_actions.SnsAction(alarm_topic))
+        # Poison messages: invalid ones fail their order at once, failing ones on their last receive;
+        # either way an operator should see why (the payment function's log has the reason).
+        self.poison_alarm = cloudwatch.Alarm(
+            self,
+            "PoisonPayments",
+            alarm_description="The payment service met messages it could not process (invalid, or failing "
+            "on every receive): their orders failed; see the payment function's log for the reason.",
+            metric=cloudwatch.Metric(
+                namespace=defaults.app_name,
+                metric_name="PaymentsPoisonMessages",
+                dimensions_map={"service": "payment"},
+                statistic="Sum",
+                period=Duration.minutes(5),
+            ),
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        self.poison_alarm.add_alarm_action(cw_actions.SnsAction(alarm_topic))

@@ -241,6 +241,12 @@ def test_payment_backlog_settings_and_the_unanswered_payments_alarm(templates: T
     ]
     assert alarm["Namespace"] == "AWS/SQS" and alarm["AlarmActions"]
     assert alarm["Threshold"] <= 300
+    [poison] = [
+        p
+        for _, p in orders_resources(templates, "AWS::CloudWatch::Alarm")
+        if p.get("MetricName") == "PaymentsPoisonMessages"
+    ]
+    assert poison["Dimensions"] == [{"Name": "service", "Value": "payment"}] and poison["AlarmActions"]
 
 
 def test_the_sweeper_runs_every_five_minutes_queries_an_index_and_alarms(templates: Templates) -> None:
