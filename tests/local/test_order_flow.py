@@ -187,6 +187,8 @@ def test_a_blocked_customer_is_rejected_without_touching_stock(shop: Shop) -> No
     order = shop.order(order_id)
     assert (order["status"], order["reason"]) == ("REJECTED", "customer is blocked")
     assert shop.available(item) == 5
+    # And the outbox published the outcome from the table's transition
+    assert any(f"OrderRejected: order {order_id}" in n for n in shop.notifications())
 
 
 def test_an_order_beyond_stock_is_rejected(shop: Shop) -> None:
@@ -208,6 +210,8 @@ def test_a_declined_payment_fails_the_order_and_releases_the_stock(shop: Shop) -
     assert (order["status"], order["reason"]) == ("FAILED", "PaymentDeclined")
     assert shop.levels(item) == (4, 0, 0)
     assert shop.ledger(f"CHARGE#{order_id}") is None
+    # And the outbox published OrderFailed (nothing refunded: nothing was charged)
+    assert any(f"OrderFailed: order {order_id}" in n for n in shop.notifications())
 
 
 def test_a_transient_payment_failure_is_retried_by_the_workflow(shop: Shop) -> None:
