@@ -70,6 +70,10 @@ class OrdersStack(Stack):
                 flow.accounting.failures.queue.queue_url,
                 "Payment events accounting refused (unconfirmed by the payments table) or failed on",
             ),
+            "OrderOutboxFailureDlqUrl": (
+                flow.intake.outbox_failures.queue.queue_url,
+                "Orders-table stream records the outbox could not publish",
+            ),
             "OrderSweeperRuleName": (
                 flow.sweeper.rule.rule_name,
                 "The order sweeper's schedule (rate 5 minutes)",

@@ -1,7 +1,8 @@
 """The order flow under duplicates, failures and forgeries, end to end through localcloud.
 
 A duplicate OrderPlaced, a payment service that keeps failing, a forged PaymentCharged, an order
-stuck past its deadline, and a retried first step: each ends where docs/order-failures.md says.
+stuck past its deadline, and a retried first step: each ends where README's "What happens when
+things go wrong" says.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from stacks.config import APP_SOURCES
 from tests.local.api import Response, call
 from tests.local.conftest import Local
 
@@ -403,8 +404,7 @@ def test_the_metrics_consumer_saw_every_event_of_the_app(trials: Trials, local: 
     published = Counter(
         (r["event"]["source"], r["event"]["detail-type"])
         for r in local.trace(kind="event")
-        if r.get("bus") == bus
-        and r["event"]["source"] in {"myapp.userservice", "myapp.orders", "OnlineTrial"}
+        if r.get("bus") == bus and r["event"]["source"] in APP_SOURCES
     )
     # When the metrics consumer's EMF lines are read back from its log group
     logs = local.client("logs")

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from localcloud.deploy.deployer import NOT_EMULATED, DeployedFunction, DeployResult, deploy
+from stacks.config import FORWARDED_SOURCES, SOURCE_PRODUCERS
 from tests.unit.localcloud.conftest import (
     ACCOUNT,
     EVENTING,
@@ -54,11 +55,16 @@ def test_the_event_bus_output_names_the_bus_events_finds(result: DeployResult, c
     outputs = result.outputs[EVENTING]
     # When EventBridge describes the bus they name
     bus = client("events").describe_event_bus(Name=outputs["EventBusName"])
-    # Then it is the bus of the EventBusArn output, with the bus policy's statement
+    # Then it is the bus of the EventBusArn output, with the bus policy's statements: the account may
+    # publish, and each produced source is denied to every role but its producing stack's
     assert bus["Arn"] == outputs["EventBusArn"]
     policy = json.loads(bus["Policy"])
-    assert [s["Sid"] for s in policy["Statement"]] == ["cdk-OnlyThisAccountPublishes"]
-    assert policy["Statement"][0]["Principal"] == {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}
+    allow, *denies = policy["Statement"]
+    assert (allow["Sid"], allow["Effect"]) == ("OnlyThisAccountPublishes", "Allow")
+    assert allow["Principal"] == {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}
+    assert {
+        (d["Condition"]["ForAnyValue:StringEquals"]["events:source"][0], d["Effect"]) for d in denies
+    } == {(source, "Deny") for source, _ in SOURCE_PRODUCERS}
     # And the archive output names an archive of that bus
     archive = client("events").describe_archive(ArchiveName=outputs["ArchiveName"])
     assert archive["EventSourceArn"] == outputs["EventBusArn"]
@@ -126,10 +132,8 @@ def test_the_forwarding_rule_is_on_the_default_bus(
     # When EventBridge lists the default bus's rules and the rule's targets
     rules = {r["Name"]: r for r in client("events").list_rules(EventBusName="default")["Rules"]}
     [target] = client("events").list_targets_by_rule(Rule=rule_name)["Targets"]
-    # Then it forwards the app's sources to the custom bus through its role
-    assert json.loads(rules[rule_name]["EventPattern"]) == {
-        "source": ["myapp.userservice", "myapp.orders", "OnlineTrial"]
-    }
+    # Then it forwards the tutorial's source (only) to the custom bus through its role
+    assert json.loads(rules[rule_name]["EventPattern"]) == {"source": list(FORWARDED_SOURCES)}
     assert target["Arn"] == result.outputs[EVENTING]["EventBusArn"]
     role_name = target["RoleArn"].split("/")[-1]
     assert client("iam").get_role(RoleName=role_name)["Role"]["Arn"] == target["RoleArn"]
