@@ -267,7 +267,7 @@ def forged_events_refused(run: Run, snapshot: Snapshot) -> list[str]:
         order = snapshot.orders.get(order_id, {})
         if order.get("status") == "COMPLETED":
             offenders.append(f"forged OrderCompleted made order {order_id} COMPLETED")
-        if order_id in charge_entries:
+        if order_id in charge_entries and order_id not in charges(snapshot):
             offenders.append(f"forged events wrote a ledger CHARGE for order {order_id}")
         if order_id not in parked:
             offenders.append(
@@ -286,6 +286,15 @@ def forged_events_refused(run: Run, snapshot: Snapshot) -> list[str]:
         if trial_id not in parked:
             offenders.append(f"forged TrialExpired for trial {trial_id} is in no DLQ")
     return offenders
+
+
+def replays_change_nothing(run: Run, snapshot: Snapshot) -> list[str]:
+    """An OrderPlaced put again for a finished order (a replay, a late duplicate) changes nothing."""
+    return [
+        f"order {order_id} was {before} when its OrderPlaced was replayed, and is {after} now"
+        for order_id, before in sorted(run.replayed.items())
+        if (after := snapshot.orders.get(order_id, {}).get("status")) != before
+    ]
 
 
 def no_token_leaked(run: Run, snapshot: Snapshot) -> list[str]:
@@ -320,6 +329,7 @@ INVARIANTS = [
         no_environment_claimed_twice,
         no_stack_leaked,
         forged_events_refused,
+        replays_change_nothing,
         no_token_leaked,
     )
 ]

@@ -92,6 +92,7 @@ def rows(run: Run, snapshot: Snapshot) -> list[tuple[str, str]]:
             "OrderPlaced replayed / forged orders / forged trials",
             f"{len(run.replayed)} / {len(run.forged_orders)} / {len(run.forged_trials)}",
         ),
+        ("stuck orders aged past their deadline", str(len(run.aged))),
         ("schedules fired", "; ".join(short(s) for s in run.schedules_fired) or "no scheduled rule"),
         ("settled", "; ".join(run.settled)),
         ("token scan read", ", ".join(f"{k}: {v}" for k, v in sorted(snapshot.scanned.items()))),
