@@ -16,7 +16,7 @@ from tests.faults.driver import CATALOGUE, FINAL, Run
 from tests.faults.snapshot import Snapshot
 
 ATTENTION_ALARM = re.compile(r"attention|stuck|sweep|compensation", re.IGNORECASE)
-LIVE_TRIAL = {"REQUESTED", "ASSIGNED", "ASSIGNING", "PENDING"}
+ENDED_TRIAL = {"EXPIRED", "FAILED", "DELETED", "CANCELLED"}
 GONE_ENVIRONMENT = {"DELETED", "RETIRED", "FAILED", "DELETING"}
 
 
@@ -61,6 +61,12 @@ def ledger_entries(snapshot: Snapshot) -> tuple[dict[str, dict[str, Any]], dict[
         elif tail in {"SALE", "REFUND"}:
             (charge if tail == "SALE" else refund)[head] = entry
     return charge, refund
+
+
+def live_trial(snapshot: Snapshot, trial_id: Any) -> bool:
+    """The trial's row is there and its trial has not ended (TTL removes rows up to days late)."""
+    trial = snapshot.trials.get(str(trial_id))
+    return trial is not None and trial.get("status") not in ENDED_TRIAL
 
 
 def parked_text(snapshot: Snapshot) -> str:
@@ -247,7 +253,7 @@ def no_stack_leaked(run: Run, snapshot: Snapshot) -> list[str]:
             offenders.append(
                 f"stack {name} ({status}) outlived its environment ({environment.get('status')})"
             )
-        elif environment.get("status") == "CLAIMED" and environment.get("trialId") not in snapshot.trials:
+        elif environment.get("status") == "CLAIMED" and not live_trial(snapshot, environment.get("trialId")):
             offenders.append(
                 f"stack {name} ({status}) still up for trial {environment.get('trialId')}, which is gone"
             )

@@ -1,7 +1,8 @@
 """The fault suite: orders and trials under injected faults, then one test per invariant.
 
 `make test` runs the reduced run (20 orders, 5 trials); `make faults` the full one (FAULTS=full:
-200 orders, 30 trials) and prints the table. The seed is fixed (FAULTS_SEED to change it).
+200 orders, 30 trials) and prints the table (FAULTS_PRINT=1 prints it for the reduced run too,
+FAULTS_TABLE=<file> writes it). The seed is fixed (FAULTS_SEED to change it).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ def outcome(fault_cloud: Local, request: pytest.FixtureRequest) -> Outcome:
     verdicts = {invariant.name: invariant.check(run, snapshot) for invariant in INVARIANTS}
     table = render(run, snapshot, verdicts)
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
+    if reporter is not None and (scale.name == "full" or os.environ.get("FAULTS_PRINT")):
         reporter.write_line("")
         reporter.write_line(table)
     if os.environ.get("FAULTS_TABLE"):
