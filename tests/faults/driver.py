@@ -37,7 +37,7 @@ class Scale:
     failed_entry_rate: float = 0.05  # PutEvents entries failing with InternalFailure
     outage_seconds: float = 5.0  # the payment function errors for this long, then recovers
     outage_invocations: int | None = None  # or: for this many invocations (a short outage)
-    final_wait_seconds: float = 900.0  # how long orders may take to reach a final state after the load
+    final_wait_seconds: float = 240.0  # for orders to become final after the load (heartbeats: 60 s here)
     forged: int = 4  # forged OrderCompleted / PaymentCharged, each
     settle_seconds: float = 600.0
     clients: int = 8
