@@ -83,6 +83,11 @@ def rows(run: Run, snapshot: Snapshot) -> list[tuple[str, str]]:
         ),
         ("  in ALARM", ", ".join(short(a.name) for a in snapshot.alarms if a.state == "ALARM") or "none"),
         (
+            "  not evaluated",
+            ", ".join(f"{short(a.name)} ({a.watches})" for a in snapshot.alarms if a.state == "not evaluated")
+            or "none",
+        ),
+        (
             "alarms CloudWatch itself reports in ALARM",
             str(sum(a.reported == "ALARM" for a in snapshot.alarms)),
         ),
