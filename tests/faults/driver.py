@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import threading
 import time
 import uuid
@@ -75,6 +76,7 @@ CATALOGUE = (
 )
 UNKNOWN_SKU = "FZ-NOSUCH"
 FINAL = {"COMPLETED", "FAILED", "REJECTED", "NEEDS_ATTENTION"}
+POOL_SCHEDULE = re.compile(r"reconcil|refill|pool", re.IGNORECASE)
 
 
 @dataclass
@@ -176,13 +178,15 @@ class Driver:
             )
 
     def warm_pool(self) -> None:
-        """What an operator or the schedule does before trials arrive: fill the warm pool."""
-        response = self.local.client("lambda").invoke(
-            FunctionName=self.local.output("EnvironmentManagerFunctionName"),
-            Payload=json.dumps({"action": "refill"}).encode(),
-        )
-        if "FunctionError" in response:
-            self.run.notes.append(f"pool refill failed: {response['Payload'].read()[:200]!r}")
+        """What the schedule (or an operator) does before trials arrive: fill the warm pool. The
+        pool's scheduled reconcile if there is one, else the environment manager's refill action."""
+        if not self.fire_schedules(POOL_SCHEDULE):
+            response = self.local.client("lambda").invoke(
+                FunctionName=self.local.output("EnvironmentManagerFunctionName"),
+                Payload=json.dumps({"action": "refill"}).encode(),
+            )
+            if "FunctionError" in response:
+                self.run.notes.append(f"pool refill failed: {response['Payload'].read()[:160]!r}")
         self.settle("pool")
 
     def plan_orders(self) -> None:
@@ -483,20 +487,25 @@ class Driver:
             )
             self.run.aged.append(order_id)
 
-    def fire_schedules(self) -> None:
-        """Runs every scheduled rule now (the order sweeper, the pool reconcile), if localcloud can."""
+    def fire_schedules(self, only: re.Pattern[str] | None = None) -> int:
+        """Runs the scheduled rules now (the order sweeper, the pool reconcile), if localcloud can;
+        returns how many fired."""
         events = self.local.client("events")
+        fired = 0
         for bus in ("default", self.bus):
             for rule in events.list_rules(EventBusName=bus)["Rules"]:
-                if not rule.get("ScheduleExpression"):
+                if not rule.get("ScheduleExpression") or (only and not only.search(rule["Name"])):
                     continue
                 path = f"/_localcloud/schedules/{rule['Name']}?bus={bus}"
                 try:
                     answer = self.local.call("POST", path, {})
                 except ValueError:  # not JSON: a localcloud without the schedules route
                     answer = {"error": "no schedules route"}
-                fired = isinstance(answer, dict) and "eventId" in answer
-                self.run.schedules_fired.append(f"{rule['Name']}: {'fired' if fired else answer}")
+                ok = isinstance(answer, dict) and "eventId" in answer
+                fired += ok
+                if only is None:
+                    self.run.schedules_fired.append(f"{rule['Name']}: {'fired' if ok else answer}")
+        return fired
 
     def wait_for_final_orders(self) -> None:
         """Settles, then waits (bounded) until every accepted order is final: an order waiting on a

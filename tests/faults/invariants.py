@@ -63,6 +63,14 @@ def ledger_entries(snapshot: Snapshot) -> tuple[dict[str, dict[str, Any]], dict[
     return charge, refund
 
 
+def state_machine_of(execution_arn: Any) -> str | None:
+    """arn:aws:states:<region>:<account>:execution:<machine>:<name> -> the state machine's ARN."""
+    parts = str(execution_arn or "").split(":")
+    if len(parts) < 8 or parts[5] != "execution":
+        return None
+    return ":".join([*parts[:5], "stateMachine", parts[6]])
+
+
 def live_trial(snapshot: Snapshot, trial_id: Any) -> bool:
     """The trial's row is there and its trial has not ended (TTL removes rows up to days late)."""
     trial = snapshot.trials.get(str(trial_id))
@@ -117,12 +125,16 @@ def parked_items_alarmed(run: Run, snapshot: Snapshot) -> list[str]:
                 f"{queue.depth} message(s) parked in {queue.name}; its alarm(s) are not in ALARM"
             )
     attention = [i for i, o in snapshot.orders.items() if o.get("status") == "NEEDS_ATTENTION"]
-    if attention:
-        watching = [a for a in snapshot.alarms if ATTENTION_ALARM.search(a.name + " " + a.watches)]
+    attention_alarms = [a for a in snapshot.alarms if ATTENTION_ALARM.search(a.name + " " + a.watches)]
+    for order_id in sorted(attention):
+        machine = state_machine_of(snapshot.orders[order_id].get("executionArn"))
+        watching = attention_alarms + [
+            a for a in snapshot.alarms if a.dimensions.get("StateMachineArn") == machine
+        ]
         if not any("ALARM" in (a.state, a.reported) for a in watching):
             offenders.append(
-                f"{len(attention)} order(s) NEEDS_ATTENTION (e.g. {attention[0]}), no such alarm in ALARM "
-                f"(candidates: {[a.name for a in watching] or 'none'})"
+                f"order {order_id} NEEDS_ATTENTION ({snapshot.orders[order_id].get('reason')}): no alarm in "
+                f"ALARM among {len(watching)} (attention alarms, its state machine's alarms)"
             )
     return offenders
 

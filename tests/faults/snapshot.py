@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -33,6 +34,7 @@ class Queue:
     visible: int
     is_dlq: bool
     bodies: list[str] = field(default_factory=list)
+    oldest_age: float = 0.0  # seconds since the oldest message was sent
 
 
 @dataclass
@@ -44,6 +46,7 @@ class Alarm:
     threshold: float
     state: str  # ALARM | OK | not evaluated (computed by the suite)
     reported: str  # the state localcloud's CloudWatch reports
+    dimensions: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -165,25 +168,28 @@ class Reader:
             queue = Queue(
                 name, url, depth, visible, is_dlq=name in redrive_targets or bool(DLQ_NAME.search(name))
             )
-            queue.bodies = self.peek(sqs, url) if depth else []
+            if depth:
+                queue.bodies, sent = self.peek(sqs, url)
+                queue.oldest_age = max(time.time() - min(sent), 0.0) if sent else 0.0
             queues[name] = queue
         return queues
 
     @staticmethod
-    def peek(sqs: Any, url: str) -> list[str]:
-        """Every message body, each made visible again after it was read."""
-        bodies, handles = [], []
+    def peek(sqs: Any, url: str) -> tuple[list[str], list[float]]:
+        """Every message body and when it was sent, each message made visible again after it was read."""
+        bodies, sent, handles = [], [], []
         for _ in range(100):
-            batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=60).get(
-                "Messages", []
-            )
+            batch = sqs.receive_message(
+                QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=60, AttributeNames=["SentTimestamp"]
+            ).get("Messages", [])
             if not batch:
                 break
             bodies += [m["Body"] for m in batch]
+            sent += [int(m["Attributes"]["SentTimestamp"]) / 1000 for m in batch if "Attributes" in m]
             handles += [m["ReceiptHandle"] for m in batch]
         for handle in handles:
             sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=handle, VisibilityTimeout=0)
-        return bodies
+        return bodies, sent
 
     # -- logs and alarms ---------------------------------------------------------------------------
     def log_messages(self) -> dict[str, list[str]]:
@@ -315,6 +321,8 @@ def evaluate_alarm(
     if queue is not None and queue in queues:
         if metric == "ApproximateNumberOfMessagesVisible":
             value = queues[queue].visible
+        elif metric == "ApproximateAgeOfOldestMessage":
+            value = queues[queue].oldest_age
     elif namespace == "AWS/States" and metric.startswith("Executions") and "StateMachineArn" in dimensions:
         status = {
             "ExecutionsFailed": "FAILED",
@@ -337,7 +345,14 @@ def evaluate_alarm(
     threshold = float(alarm.get("Threshold", 0))
     state = "not evaluated" if value is None else ("ALARM" if _breaches(value, alarm, threshold) else "OK")
     return Alarm(
-        alarm["AlarmName"], watches.strip(), queue, value, threshold, state, alarm.get("StateValue", "")
+        alarm["AlarmName"],
+        watches.strip(),
+        queue,
+        value,
+        threshold,
+        state,
+        alarm.get("StateValue", ""),
+        dimensions,
     )
 
 
