@@ -73,6 +73,8 @@ class LocalCloud:
             self._stoppers.append(lambda patch_set=patch_set: REGISTRY.restore(patch_set))
         self.event_sources.start()
         self._stoppers.append(self.event_sources.stop)
+        self.events.schedules.start()
+        self._stoppers.append(self.events.schedules.stop)
         self.server = Server(self.app, self.settings.host, self.settings.port)
         self.server.start()
         self._stoppers.append(self.server.stop)
@@ -161,6 +163,7 @@ class LocalCloud:
 
         from localcloud.apigateway.proxy import ApiGatewayProxy
         from localcloud.eventbridge.engine import EventBridgeEngine
+        from localcloud.eventbridge.stack_events import stack_event_patches
         from localcloud.lambda_.async_invoke import AsyncInvoker
         from localcloud.lambda_.hooks import lambda_patches
         from localcloud.lambda_.runtime import Runtime
@@ -224,6 +227,7 @@ class LocalCloud:
                 functions_dir=settings.state_dir.resolve() / "functions",
             ),
             self.events.patches(),
+            stack_event_patches(self.events, clock=self.clock, scheduler=self.scheduler, faults=self.faults),
             *self.states.patches(),
             _iot_trace_patches(self.trace),
         ]

@@ -1,4 +1,4 @@
-"""localcloud's own routes under /_localcloud/: health, trace, settle, clock, outputs, faults."""
+"""localcloud's own routes under /_localcloud/: health, trace, settle, clock, outputs, faults, schedules."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from localcloud.core.faults import InvalidFault
 from localcloud.core.http import json_response
+from localcloud.eventbridge.schedules import ScheduleDisabled, UnknownSchedule
 
 if TYPE_CHECKING:
     from localcloud.app import LocalCloud
@@ -14,6 +15,7 @@ if TYPE_CHECKING:
 # Settled means quiet this many times in a row, this far apart (work may start work).
 QUIET_CHECKS = 2
 QUIET_GAP_SECONDS = 0.01
+SCHEDULES_PREFIX = "/_localcloud/schedules/"
 
 
 def mount_routes(cloud: LocalCloud) -> None:
@@ -78,6 +80,24 @@ def mount_routes(cloud: LocalCloud) -> None:
             return json_response({"faults": [fault.describe() for fault in added]}, 201)
         return json_response({"faults": cloud.faults.listed()})
 
+    def schedules(_request: Any) -> Any:
+        return json_response({"schedules": cloud.events.schedules.listed()})
+
+    def fire_schedule(request: Any) -> Any:
+        """POST /_localcloud/schedules/<rule name>?bus=<bus>: the scheduled rule fires now."""
+        if request.method != "POST":
+            return json_response({"error": "POST fires a scheduled rule"}, 405)
+        name = request.path.removeprefix(SCHEDULES_PREFIX)
+        try:
+            event_id = cloud.events.schedules.fire(name, request.args.get("bus", "default"))
+        except UnknownSchedule as error:
+            return json_response({"error": str(error)}, 404)
+        except ScheduleDisabled as error:
+            return json_response({"error": str(error)}, 409)
+        return json_response({"eventId": event_id})
+
+    app.route("GET", "/_localcloud/schedules", schedules)
+    app.prefix(SCHEDULES_PREFIX, fire_schedule)
     for method in ("GET", "POST", "DELETE"):
         app.route(method, "/_localcloud/faults", faults)
     app.route("GET", "/_localcloud/health", health)

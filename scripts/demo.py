@@ -105,7 +105,14 @@ def order_flow(demo: Demo) -> list[str]:
     for line in request["lines"]:
         dynamodb.put_item(
             TableName=demo.output("InventoryTableName"),
-            Item={"sku": {"S": line["sku"]}, "available": {"N": "100"}, "reserved": {"N": "0"}},
+            Item={
+                "sku": {"S": line["sku"]},
+                "available": {"N": "100"},
+                "reserved": {"N": "0"},
+                "sold": {"N": "0"},
+                "priceCents": {"N": "1250"},  # the catalogue prices the order, not the request
+                "currency": {"S": request["currency"]},
+            },
         )
     placed = api(demo, "POST", "/orders", request)
     if placed.status != 202:

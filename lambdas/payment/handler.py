@@ -17,6 +17,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from payment.adapters import DynamoDBPayments, StepFunctionsTasks
 from payment.provider import SimulatedPaymentProvider
 from payment.service import InvalidPaymentRequest, Outcome, parse_payment_request, process_payment
+from payment.token_bridge import with_token
 from shared.clock import utc_now
 
 logger = Logger()
@@ -53,7 +54,7 @@ def tasks() -> StepFunctionsTasks:
 def record_handler(record: SQSRecord) -> str:
     logger.set_correlation_id(record.message_id)
     try:
-        request = parse_payment_request(record.body)
+        request = parse_payment_request(with_token(record.body, lambda: session.client("dynamodb")))
     except InvalidPaymentRequest as error:
         # Raised: the batch reports this message failed; after maxReceiveCount SQS parks it in the DLQ.
         metrics.add_metric(name="PaymentsPoisonMessages", unit=MetricUnit.Count, value=1)

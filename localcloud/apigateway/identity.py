@@ -19,6 +19,7 @@ from localcloud.apigateway.errors import (
     GatewayError,
 )
 from localcloud.apigateway.requests import Invocation, request_value, truthy
+from localcloud.core.backends import BACKENDS
 
 
 def authorize(api: Any, call: Invocation, account_id: str) -> None:
@@ -42,15 +43,26 @@ def authorize(api: Any, call: Invocation, account_id: str) -> None:
                 message = " ".join(missing) + f" Authorization={header}"
                 raise GatewayError(INVALID_SIGNATURE, message, reason="not a SigV4 Authorization header")
             credential = _sigv4_part(header, "Credential")
-        # IAM is not emulated: the signature is not checked, the caller is the local account.
+        # IAM is not enforced: the signature is not checked. The caller is the IAM user owning the
+        # access key in moto's IAM, else the local account's root.
         access_key = credential.split("/", 1)[0] or None
-        call.identity.update(
-            accessKey=access_key,
-            accountId=account_id,
-            caller=access_key,
-            user=access_key,
-            userArn=f"arn:aws:iam::{account_id}:root",
-        )
+        owner = _key_owner(access_key) if access_key else None
+        if owner is not None:
+            call.identity.update(
+                accessKey=access_key,
+                accountId=owner.account_id,
+                caller=owner.id,
+                user=owner.id,
+                userArn=owner.arn,
+            )
+        else:
+            call.identity.update(
+                accessKey=access_key,
+                accountId=account_id,
+                caller=access_key,
+                user=access_key,
+                userArn=f"arn:aws:iam::{account_id}:root",
+            )
     elif kind in ("COGNITO_USER_POOLS", "CUSTOM"):
         authorizer = api.authorizers.get(call.method.authorizer_id or "")
         sources = _identity_sources(authorizer)
@@ -92,6 +104,20 @@ def _identity(request: Request) -> dict[str, Any]:
         "userAgent": request.headers.get("User-Agent"),
         "user": None,
     }
+
+
+def _key_owner(access_key: str) -> Any:
+    """The IAM user whose access key this is, in any account moto's IAM holds; None if no user's."""
+    from moto.iam.models import iam_backends
+
+    with BACKENDS:
+        # dict.values: only the accounts and partitions that exist (indexing would create them).
+        for partitions in list(dict.values(iam_backends)):
+            for backend in list(dict.values(partitions)):
+                key = backend.access_keys.get(access_key)
+                if key is not None and key.user_name and key.user_name in backend.users:
+                    return backend.users[key.user_name]
+    return None
 
 
 def _sigv4_part(header: str, name: str) -> str:

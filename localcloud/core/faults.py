@@ -6,7 +6,8 @@ A fault names what it hits and what happens there:
 - `{"queue": name, URL or ARN}`, `{"stream": table name or stream ARN}` or
   `{"rule": name, "target": id}`: `duplicate`, each batch or event is delivered twice;
 - `{"service": "events", "operation": "PutEvents"}`: `fail`, the entry fails with `errorCode`
-  (default InternalFailure);
+  (default InternalFailure); `{"service": "cloudformation", "operation": "CreateStack"}`: `fail`,
+  the stack is created CREATE_FAILED (reason `errorMessage`) and rolled back, as AWS does;
 - `{"service": name, "operation": name or "*"}`: `latency`, `seconds` more before it is served.
 
 `rate` (0 to 1, default 1) is the chance a matching call is hit; `times` (default: no limit) how
@@ -31,6 +32,9 @@ _EFFECTS = {
     "rule": {"duplicate"},
     "service": {"fail", "latency"},
 }
+
+# What effect "fail" can hit: a PutEvents entry fails alone; a stack's creation fails (and rolls back).
+_FAILING = {("events", "PutEvents"), ("cloudformation", "CreateStack")}
 
 
 class InvalidFault(ValueError):
@@ -152,13 +156,11 @@ class Faults:
         if (
             kind == "service"
             and effect == "fail"
-            and (spec.get("service"), spec.get("operation"))
-            != (
-                "events",
-                "PutEvents",
-            )
+            and (spec.get("service"), spec.get("operation")) not in _FAILING
         ):
-            raise InvalidFault("only events PutEvents entries can fail (effect fail)")
+            raise InvalidFault(
+                "only events PutEvents entries and cloudformation CreateStack can fail (effect fail)"
+            )
         name = str(spec[kind])
         if kind == "queue" and "/" in name and not name.startswith("arn:"):
             name = name.rstrip("/").rsplit("/", 1)[-1]  # a queue URL ends with the queue's name

@@ -35,10 +35,6 @@ class Patch:
     new: bool = False
     original: Any = field(default=MISSING, repr=False)
 
-    @property
-    def module(self) -> str:
-        return self.target.partition(":")[0]
-
     def resolve(self) -> tuple[Any, str]:
         """The object that owns the attribute, and the attribute's name."""
         module_name, _, path = self.target.partition(":")
@@ -72,10 +68,6 @@ class PatchSet:
         self.patches.append(Patch(target, why, lambda _original: value, new=True))
 
     # -- installing -------------------------------------------------------------------------------
-    @property
-    def installed(self) -> bool:
-        return self._installed
-
     def install(self) -> None:
         with self._lock:
             if self._installed:
@@ -174,10 +166,6 @@ class Registry:
     def installed(self) -> list[PatchSet]:
         with self._lock:
             return list(self._installed.values())
-
-    def restore_all(self) -> None:
-        for patch_set in reversed(self.installed()):
-            self.restore(patch_set)
 
 
 REGISTRY = Registry()

@@ -7,7 +7,6 @@ import functools
 import json
 import time
 import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,7 +19,9 @@ from localcloud.core.scheduler import Scheduler
 from localcloud.core.settings import Settings
 from localcloud.core.trace import Trace
 from localcloud.eventbridge.aws_events import s3_notification
-from localcloud.eventbridge.patterns import InvalidEventPattern, matches, parse_pattern, validate_pattern
+from localcloud.eventbridge.pattern_matching import CompiledPattern
+from localcloud.eventbridge.patterns import InvalidEventPattern, compile_pattern
+from localcloud.eventbridge.schedules import ScheduledRules, check_schedule
 from localcloud.eventbridge.transform import InputTransformError, target_input
 from localcloud.lambda_.async_invoke import AsyncInvoker, FunctionNotFound
 
@@ -61,7 +62,7 @@ class EventBridgeEngine:
         self._scheduler = scheduler
         self._trace = trace
         self._invoker = invoker
-        self._originals: dict[tuple[Any, str], Callable[..., Any]] = {}
+        self.schedules = ScheduledRules(self, clock=clock, scheduler=scheduler, trace=trace)
 
     # -- installation into moto ---------------------------------------------------------------
     def patches(self) -> PatchSet:
@@ -77,7 +78,12 @@ class EventBridgeEngine:
                 pattern = kwargs.get("event_pattern")
                 if pattern:
                     engine.check_pattern(pattern)
-                return original(backend, name, *args, **kwargs)
+                schedule = kwargs.get("scheduled_expression")
+                if schedule:
+                    check_schedule(schedule)
+                rule = original(backend, name, *args, **kwargs)
+                engine.schedules.noticed(rule)
+                return rule
 
             return put_rule
 
@@ -105,7 +111,8 @@ class EventBridgeEngine:
         patches.wrap(
             "moto.events.models:EventsBackend.put_rule",
             validating,
-            why="moto accepts most invalid patterns; AWS rejects them at PutRule with its message",
+            why="moto accepts most invalid patterns and cron expressions; AWS rejects them at PutRule "
+            "with its message; a scheduled rule's time counts from its PutRule",
         )
         patches.replace(
             "moto.events.models:Rule.send_to_targets",
@@ -126,16 +133,14 @@ class EventBridgeEngine:
 
     # -- API behaviour ------------------------------------------------------------------------
     @staticmethod
-    def check_pattern(pattern_text: str) -> dict[str, Any]:
+    def check_pattern(pattern_text: str) -> CompiledPattern:
         """Parses and validates a pattern, raising AWS's InvalidEventPatternException."""
         from moto.core.exceptions import JsonRESTError
 
         try:
-            pattern = parse_pattern(pattern_text)
-            validate_pattern(pattern)
+            return compile_pattern(pattern_text)
         except InvalidEventPattern as error:
             raise JsonRESTError("InvalidEventPatternException", error.message) from None
-        return pattern
 
     def test_event_pattern(self, pattern_text: str, event_text: str) -> bool:
         from moto.core.exceptions import JsonRESTError
@@ -147,7 +152,7 @@ class EventBridgeEngine:
             raise JsonRESTError("ValidationException", "Parameter Event is not valid.") from None
         if not isinstance(event, dict):
             raise JsonRESTError("ValidationException", "Parameter Event is not valid.")
-        return matches(pattern, event)
+        return pattern.matches(event)
 
     def put_events(self, backend: Any, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """One result per entry, in order; a bad entry fails alone, as in AWS."""
@@ -237,8 +242,12 @@ class EventBridgeEngine:
         self._scheduler.submit(lambda: self.route_event(backend, "default", event), name="s3 event")
 
     # -- routing ------------------------------------------------------------------------------
-    def route_event(self, backend: Any, bus_name: str, event: dict[str, Any]) -> None:
-        """Routes an already-formed event onto a bus (bus-to-bus forwarding, replays, S3, Lambda...)."""
+    def route_event(
+        self, backend: Any, bus_name: str, event: dict[str, Any], *, inline: bool = False
+    ) -> None:
+        """Routes an already-formed event onto a bus (bus-to-bus forwarding, replays, S3, Lambda...);
+        `inline` delivers it on this thread (in order with what the caller routes next)."""
+        deliveries: list[functools.partial[None]] = []
         with BACKENDS:
             bus = backend.describe_event_bus(bus_name)
             self._trace.emit(
@@ -247,8 +256,11 @@ class EventBridgeEngine:
                 bus=bus.name,
                 event=event,
             )
-            deliveries: list[functools.partial[None]] = []
             self._route(backend, bus, event, deliveries)
+        if inline:
+            for deliver in deliveries:
+                deliver()
+        else:
             self._deliver_all(deliveries)
 
     def _deliver_all(self, deliveries: list[functools.partial[None]]) -> None:
@@ -271,7 +283,10 @@ class EventBridgeEngine:
         text = rule.event_pattern.dump()
         if rule.state != "ENABLED" or not text:
             return 0
-        if not matches(_parsed(text), event):
+        try:
+            if not compile_pattern(text).matches(event):
+                return 0
+        except InvalidEventPattern:  # PutRule refuses these; a rule made otherwise matches nothing
             return 0
         if rule.name.startswith(ARCHIVE_RULE_PREFIX):
             self._archive(backend, rule, event)
@@ -282,10 +297,22 @@ class EventBridgeEngine:
             rule=rule.name,
             event_id=event["id"],
         )
+        self._to_targets(rule, event, deliveries)
+        return 1
+
+    def _to_targets(
+        self, rule: Any, event: dict[str, Any], deliveries: list[functools.partial[None]]
+    ) -> None:
         first = self._clock.now()
         for target in list(rule.targets):
             deliveries.append(functools.partial(self._deliver, rule, target, event, 1, first))
-        return 1
+
+    def deliver_to_rule(self, rule: Any, event: dict[str, Any]) -> None:
+        """Delivers `event` to the targets of `rule` alone (a scheduled rule's event goes nowhere else)."""
+        deliveries: list[functools.partial[None]] = []
+        with BACKENDS:
+            self._to_targets(rule, event, deliveries)
+        self._deliver_all(deliveries)
 
     def _archive(self, backend: Any, rule: Any, event: dict[str, Any]) -> None:
         for archive in backend.archives.values():
@@ -440,13 +467,6 @@ class EventBridgeEngine:
         except Exception as error:
             raise DeliveryError(_error_code(error), str(error)) from None
         raise DeliveryError("UnsupportedTarget", f"localcloud cannot deliver to {arn.service} targets")
-
-
-@functools.lru_cache(maxsize=4096)
-def _parsed(pattern_text: str) -> dict[str, Any]:
-    """A rule's pattern, parsed once per text rather than for every event."""
-    pattern: dict[str, Any] = json.loads(pattern_text)
-    return pattern
 
 
 def _bus_name(name_or_arn: str | None) -> str:

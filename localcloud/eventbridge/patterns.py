@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Hashable, Mapping
 from typing import Any, Final
@@ -25,7 +26,7 @@ from localcloud.eventbridge.pattern_json import (
 from localcloud.eventbridge.pattern_matching import CompiledPattern
 from localcloud.eventbridge.pattern_validation import InvalidEventPattern, compile_branches
 
-__all__ = ["InvalidEventPattern", "matches", "parse_pattern", "validate_pattern"]
+__all__ = ["InvalidEventPattern", "compile_pattern", "matches", "parse_pattern", "validate_pattern"]
 
 _CACHE: dict[Hashable, CompiledPattern] = {}
 _CACHE_SIZE: Final = 1024
@@ -53,6 +54,13 @@ def parse_pattern(text: str) -> dict[str, Any]:
     compile_branches(tree)
     pattern: dict[str, Any] = to_dict(tree)
     return pattern
+
+
+@functools.lru_cache(maxsize=_CACHE_SIZE)
+def compile_pattern(text: str) -> CompiledPattern:
+    """A pattern's text parsed, validated and compiled once: what TestEventPattern, rules and event
+    source mapping filters all match with (repeated keys resolved as AWS resolves them)."""
+    return _compiled(parse_pattern(text))
 
 
 def validate_pattern(pattern: Mapping[str, Any]) -> None:

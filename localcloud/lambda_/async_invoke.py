@@ -263,17 +263,15 @@ class AsyncInvoker:
             detail_type = (
                 f"Lambda Function Invocation Result - {'Success' if kind == 'OnSuccess' else 'Failure'}"
             )
-            aws.events_backend(target.account, target.region).put_events(
-                [
-                    {
-                        "Source": "lambda",
-                        "DetailType": detail_type,
-                        "Detail": body,
-                        "Resources": [function.function_arn],
-                        "EventBusName": destination,
-                    }
-                ]
-            )
+            entry = {
+                "Source": "lambda",
+                "DetailType": detail_type,
+                "Detail": body,
+                "Resources": [function.function_arn],
+                "EventBusName": destination,
+            }
+            with aws.BACKENDS:  # moto's backends are not thread-safe; this runs on a scheduler thread
+                aws.events_backend(target.account, target.region).put_events([entry])
         self._trace.emit(
             "lambda",
             f"{function.function_name} {kind} -> {target.service}:{target.name}",

@@ -69,17 +69,11 @@ class InvocationResult:
     function_error: str | None
     log_text: str
     duration_ms: float
-    init_duration_ms: float | None = None
-    timed_out: bool = False
     queued_ms: float = 0.0  # waiting in localcloud's queue for an environment (no time AWS would take)
 
     @property
     def errored(self) -> bool:
         return self.function_error is not None
-
-    @property
-    def cold_start(self) -> bool:
-        return self.init_duration_ms is not None
 
     def json(self) -> Any:
         import json
@@ -116,14 +110,12 @@ class Runtime:
         project_root: Path,
         faults: Faults | None = None,
         extra_env: dict[str, str] | None = None,
-        credentials: tuple[str, str, str] = DUMMY_CREDENTIALS,
     ) -> None:
         self._settings = settings
         self._fair = fair_clock
         self._faults = faults
         self._project_root = project_root
         self._extra_env = dict(extra_env or {})
-        self._credentials = credentials
         self._init_timeout = settings.init_timeout
         self._code: dict[str, Path] = {}  # function ARN (unqualified) -> code dir
         self._layers: dict[str, tuple[str, ...]] = {}  # function ARN -> what its layers put on sys.path
@@ -282,7 +274,7 @@ class Runtime:
         )
 
     def _environment(self, function: LambdaFunction, code_dir: Path, log_group: str) -> dict[str, str]:
-        access_key, secret_key, session_token = self._credentials
+        access_key, secret_key, session_token = DUMMY_CREDENTIALS
         env = {"PATH": os.environ.get("PATH") or os.defpath, "LANG": "en_US.UTF-8", "TZ": ":UTC"}
         env.update({str(k): str(v) for k, v in (function.environment_vars or {}).items()})
         env.update(self._extra_env)
@@ -475,8 +467,6 @@ class Runtime:
             function_error=UNHANDLED if final.error is not None else None,
             log_text="\n".join(line for _, line in lines),
             duration_ms=final.duration_ms,
-            init_duration_ms=init_ms,
-            timed_out=final.timed_out,
         )
 
 

@@ -32,7 +32,8 @@ from localcloud.core.patches import REGISTRY
 from localcloud.core.scheduler import Scheduler
 from localcloud.core.settings import Settings
 from localcloud.core.trace import Trace
-from localcloud.eventbridge.patterns import matches
+from localcloud.eventbridge.pattern_matching import CompiledPattern
+from localcloud.eventbridge.patterns import InvalidEventPattern, compile_pattern
 from localcloud.lambda_.runtime import Throttled
 from localcloud.sources.hooks import source_patches
 from localcloud.sources.records import flag, function_name, source_name
@@ -160,10 +161,6 @@ class EventSourcePoller:
     @property
     def running(self) -> bool:
         return self._running
-
-    def sweep_ttl(self) -> int:
-        """Deletes the expired items of every table with TTL enabled now; returns how many."""
-        return self.ttl.sweep()
 
     # -- notifications (any thread) -----------------------------------------------------------------------
     def mapping_changed(self, mapping: Any) -> None:
@@ -338,36 +335,24 @@ class EventSourcePoller:
         """How long a throttled mapping waits before it polls again: doubling, at most a minute."""
         return self.settings.delay(min(2.0 ** max(state.throttles - 1, 0), MAX_THROTTLE_BACKOFF_SECONDS))
 
-    def filters(self, state: MappingState, mapping: Any) -> list[dict[str, Any]] | None:
-        """The mapping's filter patterns; None when it has none (every record passes)."""
+    def filters(self, state: MappingState, mapping: Any) -> list[CompiledPattern] | None:
+        """The mapping's filter patterns, compiled (once per text); None when it has none (all pass)."""
         filters = ((mapping.filter_criteria or {}).get("Filters")) or []
         if not filters:
             return None
         patterns = []
         for entry in filters:
             try:
-                pattern = json.loads(entry.get("Pattern", ""))
-                if not isinstance(pattern, dict):
-                    raise ValueError("a filter pattern must be a JSON object")
-                patterns.append(pattern)
-            except ValueError as error:
+                patterns.append(compile_pattern(str(entry.get("Pattern", ""))))
+            except InvalidEventPattern as error:
                 self.note(
                     state, f"filter {entry.get('Pattern')!r} is not valid ({error}); it matches nothing"
                 )
         return patterns
 
-    def passes(
-        self, state: MappingState, patterns: list[dict[str, Any]] | None, record: dict[str, Any]
-    ) -> bool:
-        if patterns is None:
-            return True
-        for pattern in patterns:
-            try:
-                if matches(pattern, record):
-                    return True
-            except ValueError as error:
-                self.note(state, f"filter {json.dumps(pattern)} is not valid ({error}); it matches nothing")
-        return False
+    @staticmethod
+    def passes(patterns: list[CompiledPattern] | None, record: dict[str, Any]) -> bool:
+        return patterns is None or any(pattern.matches(record) for pattern in patterns)
 
     def note(self, state: MappingState, message: str) -> None:
         """A configuration problem, traced once per mapping."""

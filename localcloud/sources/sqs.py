@@ -106,7 +106,7 @@ class QueuePolling:
                 self._schedule_next_visible(state, queue)
             return False
         patterns = poller.filters(state, mapping)
-        matching = [record for record in records if poller.passes(state, patterns, sqs_filter_view(record))]
+        matching = [record for record in records if poller.passes(patterns, sqs_filter_view(record))]
         # Lambda deletes the messages no filter matches.
         unmatched = len(records) - len(matching)
         keep: set[str] = set()  # ids of the messages that stay in the queue

@@ -100,7 +100,7 @@ class StreamPolling:
             if created < now - STREAM_RETENTION_SECONDS:
                 continue  # trimmed from the stream before anyone read it
             record = stream_event_record(stream_record.record, state.source_arn)
-            if not self._poller.passes(state, patterns, record):
+            if not self._poller.passes(patterns, record):
                 dropped += 1
                 continue
             chosen.append(Entry(record["dynamodb"]["SequenceNumber"], record, created))

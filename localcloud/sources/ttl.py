@@ -41,13 +41,12 @@ class TtlSweeper:
     def stop(self) -> None:
         self._generation += 1  # the scheduled tick finds itself outdated
 
-    def sweep(self) -> int:
-        """Deletes the expired items of every table with TTL enabled; returns how many."""
+    def sweep(self) -> None:
+        """Deletes the expired items of every table with TTL enabled."""
         from moto.dynamodb.models import dynamodb_backends
 
         poller = self._poller
         now = poller.clock.now()
-        deleted = 0
         with BACKENDS:
             tables = list(dynamodb_backends[poller.account_id][poller.region].tables.values())
         for table in tables:
@@ -61,14 +60,12 @@ class TtlSweeper:
                     table.delete_item(item.hash_key, item.range_key)
                     removed += 1
             if removed:
-                deleted += removed
                 poller.trace.emit(
                     "ttl",
                     f"{table.name}: {removed} expired item(s) deleted by TTL ({attribute} < now)",
                     table=table.name,
                     items=removed,
                 )
-        return deleted
 
     def _on_clock_advance(self, _now: float) -> None:
         if self._poller.running:

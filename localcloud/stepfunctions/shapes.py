@@ -25,6 +25,30 @@ AWS_SDK_SERVICE_NAMES = {
     "iotdataplane": "iot-data",
 }
 _TASK_SERVICE = "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service"
+# How aws-sdk integration errors name services: `<Service>.<Exception>`, the service as the AWS SDK
+# for Java names its client (DynamoDb, S3, Sqs...); moto knows only dynamodb and sfn.
+AWS_SDK_ERROR_SERVICE_NAMES = {
+    "acmpca": "AcmPca",
+    "apigateway": "ApiGateway",
+    "cloudwatch": "CloudWatch",
+    "cloudwatchlogs": "CloudWatchLogs",
+    "cognitoidentityprovider": "CognitoIdentityProvider",
+    "ec2": "Ec2",
+    "eventbridge": "EventBridge",
+    "iam": "Iam",
+    "iotdataplane": "IotDataPlane",
+    "kinesis": "Kinesis",
+    "kms": "Kms",
+    "lambda": "Lambda",
+    "s3": "S3",
+    "secretsmanager": "SecretsManager",
+    "ses": "Ses",
+    "sesv2": "SesV2",
+    "sns": "Sns",
+    "sqs": "Sqs",
+    "ssm": "Ssm",
+    "sts": "Sts",
+}
 
 
 def integration_patches() -> PatchSet:
@@ -59,6 +83,12 @@ def integration_patches() -> PatchSet:
         f"{_TASK_SERVICE}:StateTaskService._SERVICE_NAME_SFN_TO_BOTO_OVERRIDES",
         lambda original: {**original, **AWS_SDK_SERVICE_NAMES},
         why="aws-sdk ARNs name services as the AWS SDK for Java does; moto maps only sfn and states",
+    )
+    patches.wrap(
+        f"{_TASK_SERVICE}_aws_sdk:_SERVICE_ERROR_NAMES",
+        lambda original: {**AWS_SDK_ERROR_SERVICE_NAMES, **original},
+        why="aws-sdk errors are named <Service>.<Exception> with the SDK's service name (S3.S3Exception); "
+        "moto names only DynamoDb and Sfn and leaves the others lower-case",
     )
     return patches
 

@@ -17,21 +17,23 @@ from stacks.constructs.lambda_function import retention
 THROTTLE_RATE = 50
 THROTTLE_BURST = 100
 
+# The POST /orders body (PlaceOrderRequest): what to buy, never at what price or for whom; the
+# caller is the customer, and only a service principal may name another one in onBehalfOf.
 PLACE_ORDER_SCHEMA: dict[str, Any] = {
     "type": apigw.JsonSchemaType.OBJECT,
-    "required": ["customerId", "lines", "currency", "paymentToken"],
+    "required": ["lines", "currency", "paymentToken"],
     "additional_properties": False,
     "properties": {
-        "customerId": {"type": apigw.JsonSchemaType.STRING, "min_length": 1, "max_length": 64},
         "currency": {"type": apigw.JsonSchemaType.STRING, "enum": ["EUR", "USD", "GBP"]},
         "paymentToken": {"type": apigw.JsonSchemaType.STRING, "min_length": 1, "max_length": 64},
+        "onBehalfOf": {"type": apigw.JsonSchemaType.STRING, "min_length": 1, "max_length": 256},
         "lines": {
             "type": apigw.JsonSchemaType.ARRAY,
             "min_items": 1,
             "max_items": 50,
             "items": {
                 "type": apigw.JsonSchemaType.OBJECT,
-                "required": ["sku", "quantity", "unitPriceCents"],
+                "required": ["sku", "quantity"],
                 "additional_properties": False,
                 "properties": {
                     "sku": {
@@ -40,11 +42,6 @@ PLACE_ORDER_SCHEMA: dict[str, Any] = {
                         "max_length": 64,
                     },
                     "quantity": {"type": apigw.JsonSchemaType.INTEGER, "minimum": 1, "maximum": 100},
-                    "unitPriceCents": {
-                        "type": apigw.JsonSchemaType.INTEGER,
-                        "minimum": 0,
-                        "maximum": 10_000_000,
-                    },
                 },
             },
         },

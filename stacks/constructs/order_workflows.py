@@ -212,7 +212,9 @@ class OrderWorkflow(Construct):
                     "orderId": sfn.JsonPath.string_at("$.order.orderId"),
                     "amountCents": sfn.JsonPath.number_at("$.order.totalCents"),
                     "currency": sfn.JsonPath.string_at("$.order.currency"),
-                    "paymentToken": sfn.JsonPath.string_at("$.order.paymentToken"),
+                    "paymentRef": sfn.JsonPath.string_at(
+                        "$.order.paymentRef"
+                    ),  # never the token: see payment.token_bridge
                     "attempt": sfn.JsonPath.number_at("$$.State.RetryCount"),
                 }
             ),

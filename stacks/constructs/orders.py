@@ -22,6 +22,7 @@ from stacks.constructs.event_route import DefaultBusForwarder, EventRoute
 from stacks.constructs.idempotency_table import IDEMPOTENCY_EXPIRY, IdempotencyTable
 from stacks.constructs.lambda_function import AppFunction, FunctionDefaults
 from stacks.constructs.nag import acknowledge_wildcards, logical_id
+from stacks.constructs.order_intake import OrderIntake
 from stacks.constructs.order_workflows import OrderWorkflow
 
 SOURCE = "myapp.orders"
@@ -30,7 +31,9 @@ PAYMENT_CONCURRENCY = 2  # the provider's rate limit: a burst of orders queues u
 PAYMENT_MAX_RECEIVES = 5
 
 
-def table(scope: Construct, construct_id: str, key: str) -> dynamodb.Table:
+def table(
+    scope: Construct, construct_id: str, key: str, *, stream: dynamodb.StreamViewType | None = None
+) -> dynamodb.Table:
     """An on-demand, encrypted table with point-in-time recovery, keyed by one string attribute."""
     return dynamodb.Table(
         scope,
@@ -41,6 +44,7 @@ def table(scope: Construct, construct_id: str, key: str) -> dynamodb.Table:
         point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
             point_in_time_recovery_enabled=True
         ),
+        stream=stream,
         removal_policy=RemovalPolicy.RETAIN,
     )
 
@@ -61,31 +65,26 @@ class OrderFlow(Construct):
         super().__init__(scope, construct_id)
         self._defaults = defaults
         app_name, log_retention_days = defaults.app_name, defaults.log_retention_days
-        self.orders = table(self, "OrdersTable", "orderId")
+        # The stream is intake's outbox: every stored order (and later its changes) becomes an event.
+        self.orders = table(self, "OrdersTable", "orderId", stream=dynamodb.StreamViewType.NEW_AND_OLD_IMAGES)
         self.customers = table(self, "CustomersTable", "customerId")
         self.inventory = table(self, "InventoryTable", "sku")
         self.payments = table(self, "PaymentsTable", "orderId")
         self.ledger = table(self, "LedgerTable", "entryId")
         self.idempotency = IdempotencyTable(self, "Idempotency")
 
-        # -- intake: POST /orders and GET /orders/{orderId} --------------------------------------
-        self.intake = AppFunction(
+        # -- intake: POST /orders and GET /orders/{orderId}; the outbox publishes what it stores ----
+        self.intake = OrderIntake(
             self,
             "OrdersApi",
-            handler="orders_api.handler.lambda_handler",
-            description="Order intake: validates, stores, publishes OrderPlaced; answers order lookups",
-            service_name="orders-api",
-            environment={
-                "ORDERS_TABLE_NAME": self.orders.table_name,
-                "EVENT_BUS_NAME": bus.event_bus_name,
-                "IDEMPOTENCY_TABLE_NAME": self.idempotency.table.table_name,
-                "IDEMPOTENCY_EXPIRY_SECONDS": str(int(IDEMPOTENCY_EXPIRY.to_seconds())),
-            },
-            defaults=self._defaults,
+            orders=self.orders,
+            inventory=self.inventory,
+            idempotency=self.idempotency.table,
+            idempotency_expiry=IDEMPOTENCY_EXPIRY,
+            bus=bus,
+            alarm_topic=alarm_topic,
+            defaults=defaults,
         )
-        self.orders.grant_read_write_data(self.intake.function)
-        self.idempotency.table.grant_read_write_data(self.intake.function)
-        bus.grant_put_events_to(self.intake.function)
 
         # -- inventory and refunds, called by the workflow ---------------------------------------
         self.inventory_fn = AppFunction(
@@ -132,7 +131,11 @@ class OrderFlow(Construct):
             service_name="payment",
             timeout=PAYMENT_TIMEOUT,
             reserved_concurrency=PAYMENT_CONCURRENCY,
-            environment={"PAYMENTS_TABLE_NAME": self.payments.table_name, "PAYMENT_LIMIT_CENTS": "100000"},
+            environment={
+                "PAYMENTS_TABLE_NAME": self.payments.table_name,
+                "PAYMENT_LIMIT_CENTS": "100000",
+                "PAYMENT_TOKENS_TABLE_NAME": self.intake.payment_tokens.table_name,
+            },
             defaults=self._defaults,
         )
         cdk.Validations.of(self.payment.function).acknowledge(
@@ -154,6 +157,7 @@ class OrderFlow(Construct):
             )
         )
         self.payments.grant_read_write_data(self.payment.function)
+        self.intake.payment_tokens.grant(self.payment.function, "dynamodb:GetItem")  # token_bridge
 
         # -- workflows ---------------------------------------------------------------------------
         self.invoices = s3.Bucket(

@@ -12,15 +12,26 @@ from tests.handlers.conftest import REGION, FakeContext
 ORDER_ID = "3f1c2a9e-8b7d-4c6e-9a5f-1e2d3c4b5a60"
 OTHER_ORDER_ID = "0b7e0c8a-1d2f-4e3a-9b8c-7d6e5f4a3b21"
 ORDER_BODY: dict[str, Any] = {
-    "customerId": "customer-0001",
-    "lines": [
-        {"sku": "BOOK-0001", "quantity": 2, "unitPriceCents": 1250},
-        {"sku": "MUG-0042", "quantity": 1, "unitPriceCents": 899},
-    ],
+    "lines": [{"sku": "BOOK-0001", "quantity": 2}, {"sku": "MUG-0042", "quantity": 1}],
     "currency": "EUR",
     "paymentToken": "tok_visa",
 }
+# The catalogue's prices for ORDER_BODY's SKUs, and what the order comes to at those prices.
+PRICES = {"BOOK-0001": 1250, "MUG-0042": 899}
+ORDER_LINES = [
+    {"sku": "BOOK-0001", "quantity": 2, "unitPriceCents": 1250},
+    {"sku": "MUG-0042", "quantity": 1, "unitPriceCents": 899},
+]
 ORDER_TOTAL = 2 * 1250 + 899
+# API Gateway's requestContext.identity of an IAM-signed service and of a Cognito identity.
+SERVICE_ARN = "arn:aws:iam::123456789012:user/shop-frontend"
+SERVICE = {"sourceIp": "203.0.113.10", "userArn": SERVICE_ARN, "cognitoIdentityId": None}
+PERSON_ID = "us-east-1:7d3c1b2a-5e4f-4a6b-8c9d-0e1f2a3b4c5d"
+PERSON = {
+    "sourceIp": "203.0.113.11",
+    "userArn": "arn:aws:sts::123456789012:assumed-role/Cognito_ShopAuth_Role/CognitoIdentityCredentials",
+    "cognitoIdentityId": PERSON_ID,
+}
 
 
 def create_table(name: str, key: str) -> None:
@@ -59,6 +70,7 @@ def api_event(
     resource: str | None = None,
     path_parameters: dict[str, str] | None = None,
     request_id: str = "api-req-1",
+    identity: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """An API Gateway REST (v1) proxy event, as the integration hands it to Lambda."""
     all_headers = {"Content-Type": "application/json", **(headers or {})}
@@ -80,7 +92,7 @@ def api_event(
             "requestId": request_id,
             "accountId": "123456789012",
             "apiId": "abc123",
-            "identity": {"sourceIp": "203.0.113.10"},
+            "identity": identity if identity is not None else {"sourceIp": "203.0.113.10"},
         },
         "body": body if body is None or isinstance(body, str) else json.dumps(body),
         "isBase64Encoded": False,

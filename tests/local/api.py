@@ -23,14 +23,20 @@ class Response:
 
 
 def call(
-    base_url: str, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
+    base_url: str,
+    method: str,
+    path: str,
+    body: Any = None,
+    headers: dict[str, str] | None = None,
+    *,
+    credentials: Credentials = CREDENTIALS,
 ) -> Response:
     url = base_url.rstrip("/") + path
     data = None if body is None else json.dumps(body).encode()
     request = AWSRequest(
         method=method, url=url, data=data, headers={"Content-Type": "application/json", **(headers or {})}
     )
-    SigV4Auth(CREDENTIALS, "execute-api", "us-east-1").add_auth(request)
+    SigV4Auth(credentials, "execute-api", "us-east-1").add_auth(request)
     prepared = urllib.request.Request(url, data=data, method=method, headers=dict(request.headers.items()))
     try:
         with urllib.request.urlopen(prepared, timeout=60) as response:

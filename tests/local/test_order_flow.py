@@ -1,4 +1,4 @@
-"""The order flow end to end through localcloud: API → OrderPlaced → workflow → payment → fulfillment."""
+"""The order flow through localcloud: API → orders table → outbox → OrderPlaced → workflow → payment."""
 
 from __future__ import annotations
 
@@ -9,13 +9,15 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+from botocore.credentials import Credentials
 
-from tests.local.api import Response, call
+from tests.local.api import CREDENTIALS, Response, call
 from tests.local.conftest import Local
 
 pytestmark = pytest.mark.local
 
 FINAL = {"COMPLETED", "FAILED", "REJECTED"}
+PRICE_CENTS = 1250
 
 
 class Shop:
@@ -26,10 +28,18 @@ class Shop:
         self.api_url = local.output("ApiUrl")
         self.dynamodb = local.client("dynamodb")
 
-    def stock(self, sku: str, available: int) -> None:
+    def stock(self, sku: str, available: int, *, price_cents: int = PRICE_CENTS) -> None:
+        """A catalogue item: its stock and its price (what intake charges, whatever a client says)."""
         self.dynamodb.put_item(
             TableName=self.local.output("InventoryTableName"),
-            Item={"sku": {"S": sku}, "available": {"N": str(available)}, "reserved": {"N": "0"}},
+            Item={
+                "sku": {"S": sku},
+                "available": {"N": str(available)},
+                "reserved": {"N": "0"},
+                "sold": {"N": "0"},
+                "priceCents": {"N": str(price_cents)},
+                "currency": {"S": "EUR"},
+            },
         )
 
     def available(self, sku: str) -> int:
@@ -52,19 +62,39 @@ class Shop:
         token: str = "tok_visa",
         customer: str | None = None,
         headers: dict[str, str] | None = None,
+        credentials: Credentials = CREDENTIALS,
     ) -> Response:
+        """POST /orders as a service (SigV4) acting for a customer: no price, no customerId in the body."""
         body = {
-            "customerId": customer or f"c-{uuid.uuid4().hex[:8]}",
-            "lines": [{"sku": sku, "quantity": quantity, "unitPriceCents": 1250}],
+            "lines": [{"sku": sku, "quantity": quantity}],
             "currency": "EUR",
             "paymentToken": token,
+            "onBehalfOf": customer or f"c-{uuid.uuid4().hex[:8]}",
         }
-        return call(self.api_url, "POST", "/orders", body, headers)
+        return call(self.api_url, "POST", "/orders", body, headers, credentials=credentials)
+
+    def get(self, order_id: str, credentials: Credentials = CREDENTIALS) -> Response:
+        return call(self.api_url, "GET", f"/orders/{order_id}", credentials=credentials)
 
     def order(self, order_id: str) -> dict[str, Any]:
-        response = call(self.api_url, "GET", f"/orders/{order_id}")
+        response = self.get(order_id)
         assert response.status == 200, response
         return dict(response.body)
+
+    def iam_user(self) -> Credentials:
+        """A new IAM user in localcloud's IAM and its access key: a caller of its own."""
+        iam = self.local.client("iam")
+        name = f"caller-{uuid.uuid4().hex[:8]}"
+        iam.create_user(UserName=name)
+        key = iam.create_access_key(UserName=name)["AccessKey"]
+        return Credentials(key["AccessKeyId"], key["SecretAccessKey"])
+
+    def published(self, order_id: str, since: int) -> list[dict[str, Any]]:
+        """The events about this order that reached a bus."""
+        events = [r.get("event") or {} for r in self.local.trace(since=since, kind="event")]
+        return [
+            e for e in events if isinstance(e.get("detail"), dict) and e["detail"].get("orderId") == order_id
+        ]
 
     def ledger(self, entry_id: str) -> dict[str, Any] | None:
         item = self.dynamodb.get_item(
@@ -199,14 +229,79 @@ def test_the_same_post_twice_with_one_idempotency_key_is_one_order(shop: Shop) -
 
 def test_invalid_requests_are_rejected_with_what_is_wrong(shop: Shop) -> None:
     # API Gateway's own model check: a body that breaks the model never reaches the function
-    bad = call(shop.api_url, "POST", "/orders", {"customerId": "c-1", "lines": [], "currency": "EUR"})
+    bad = call(shop.api_url, "POST", "/orders", {"lines": [], "currency": "EUR"})
     assert bad.status == 400 and bad.body == {"message": "Invalid request body"}
     # An unknown order
     missing = call(shop.api_url, "GET", f"/orders/{uuid.uuid4()}")
     assert missing.status == 404
+    # A huge or malformed id is a 404 too, never a 5xx, and not echoed
+    for bad_id in ("x" * 2000, "not-an-order-id"):
+        response = call(shop.api_url, "GET", f"/orders/{bad_id}")
+        assert (response.status, response.body) == (404, {"message": "Order not found"}), response.status
     # An unsigned request
     unsigned = shop.local.call("GET", f"{shop.api_url.split(shop.local.endpoint)[1].rstrip('/')}/orders/x")
     assert unsigned == {"message": "Missing Authentication Token"}
+
+
+def test_the_catalogue_prices_the_order_and_the_outbox_publishes_it_without_the_token(shop: Shop) -> None:
+    # Given an item the catalogue sells at 7.77 EUR
+    item = sku()
+    shop.stock(item, 5, price_cents=777)
+    since = shop.local.last_seq()
+    # When a service orders two for a customer
+    placed = shop.place(item, quantity=2, customer="c-priced")
+    assert placed.status == 202, placed
+    order_id = placed.body["orderId"]
+    shop.local.settle()
+    # Then the order is priced by the catalogue and completes
+    order = shop.order(order_id)
+    assert (order["status"], order["totalCents"], order["customerId"]) == ("COMPLETED", 1554, "c-priced")
+    assert order["lines"] == [{"sku": item, "quantity": 2, "unitPriceCents": 777}]
+    # And OrderPlaced reached the bus once the order was stored, with a payment reference only
+    events = shop.published(order_id, since)
+    [placed_event] = [e for e in events if e["detail-type"] == "OrderPlaced"]
+    assert placed_event["detail"]["paymentRef"].startswith("pay_")
+    assert placed_event["detail"]["totalCents"] == 1554
+    assert "tok_visa" not in json.dumps(events)
+
+
+def test_a_client_cannot_set_the_price_or_order_what_the_catalogue_does_not_sell(shop: Shop) -> None:
+    # A price in the body breaks the API's model: refused before the function
+    priced = {"lines": [{"sku": "BOOK-0001", "quantity": 1, "unitPriceCents": 0}], "currency": "EUR"}
+    response = call(shop.api_url, "POST", "/orders", {**priced, "paymentToken": "tok_visa"})
+    assert response.status == 400 and response.body == {"message": "Invalid request body"}
+    # An unknown SKU is refused by the catalogue, naming the line and not the SKU
+    unknown = sku()
+    response = shop.place(unknown)
+    assert response.status == 400, response
+    assert response.body["errors"] == [{"field": "lines.0.sku", "error": "unknown sku"}]
+    assert unknown not in json.dumps(response.body)
+
+
+def test_another_caller_cannot_read_my_order(shop: Shop) -> None:
+    # Given two IAM users, each signing with their own access key
+    mine, theirs = shop.iam_user(), shop.iam_user()
+    item = sku()
+    shop.stock(item, 5)
+    body = {"lines": [{"sku": item, "quantity": 1}], "currency": "EUR", "paymentToken": "tok_visa"}
+    # When I place an order (as myself: no onBehalfOf)
+    placed = call(shop.api_url, "POST", "/orders", body, credentials=mine)
+    assert placed.status == 202, placed
+    order_id = placed.body["orderId"]
+    # Then I can read it, and I am its customer
+    read = shop.get(order_id, mine)
+    assert read.status == 200, read
+    assert read.body["customerId"].startswith("arn:aws:iam::") and ":user/caller-" in read.body["customerId"]
+    # And the other user gets a 404 as if it did not exist
+    other = shop.get(order_id, theirs)
+    assert (other.status, other.body) == (404, {"message": "Order not found"})
+    # And the same Idempotency-Key used by each of us places two orders
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+    first = call(shop.api_url, "POST", "/orders", body, key, credentials=mine)
+    second = call(shop.api_url, "POST", "/orders", body, key, credentials=theirs)
+    assert (first.status, second.status) == (202, 202)
+    assert first.body["orderId"] != second.body["orderId"]
+    shop.local.settle()
 
 
 def test_a_poison_payment_message_is_parked_in_the_payment_dlq(shop: Shop) -> None:

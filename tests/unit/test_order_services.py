@@ -19,7 +19,6 @@ from inventory.service import (
 from order_status.iot import data_endpoint
 from order_status.service import InvalidStatusEvent, publish_status, topic_for
 from order_status.service import parse_event as parse_status_event
-from orders_api.service import NewOrder, OrderNotPublished, get_order, place_order
 from payment.provider import PaymentDeclined, PaymentTransientError, SimulatedPaymentProvider
 from payment.service import (
     InvalidPaymentRequest,
@@ -33,106 +32,15 @@ from payment.service import (
     process_payment,
     refund_order,
 )
-from shared.contracts.orders import OrderPlaced, OrderStatusChanged, PlaceOrderRequest
+from shared.contracts.orders import OrderStatusChanged
 from shared.eventbus import EventBridgePublisher, PublishFailed
 
 ORDER_ID = "3f1c2a9e-8b7d-4c6e-9a5f-1e2d3c4b5a60"
-OTHER_ID = "0b7e0c8a-1d2f-4e3a-9b8c-7d6e5f4a3b21"
 NOW = "2026-11-22T10:00:00.000Z"
-REQUEST = PlaceOrderRequest.model_validate(
-    {
-        "customerId": "customer-0001",
-        "lines": [
-            {"sku": "BOOK-0001", "quantity": 2, "unitPriceCents": 1250},
-            {"sku": "MUG-0042", "quantity": 1, "unitPriceCents": 899},
-        ],
-        "currency": "EUR",
-        "paymentToken": "tok_visa",
-    }
-)
 
 
 def now() -> str:
     return NOW
-
-
-# -- orders_api: place and read --------------------------------------------------------------------
-
-
-class FakeOrders:
-    def __init__(self) -> None:
-        self.items: dict[str, dict[str, Any]] = {}
-
-    def create(self, order: NewOrder) -> None:
-        assert order.order_id not in self.items
-        self.items[order.order_id] = {
-            "orderId": order.order_id,
-            "customerId": order.request.customerId,
-            "status": "PENDING",
-            "paymentToken": order.request.paymentToken,
-            "totalCents": order.total_cents,
-            "createdAt": order.created_at,
-        }
-
-    def mark_failed(self, order_id: str, *, reason: str, at: str) -> None:
-        self.items[order_id].update(status="FAILED", reason=reason, updatedAt=at)
-
-    def get(self, order_id: str) -> dict[str, Any] | None:
-        return self.items.get(order_id)
-
-
-class FakePublisher:
-    def __init__(self, fail: bool = False) -> None:
-        self.fail = fail
-        self.published: list[Any] = []
-
-    def publish(self, *details: Any) -> None:
-        if self.fail:
-            raise PublishFailed("1 of 1 events not published: InternalFailure")
-        self.published.extend(details)
-
-
-def test_placing_an_order_stores_it_pending_and_publishes_order_placed() -> None:
-    # Given an empty store and a working publisher
-    orders, publisher = FakeOrders(), FakePublisher()
-    # When an order is placed
-    result = place_order(REQUEST, orders=orders, publisher=publisher, new_id=lambda: ORDER_ID, now=now)
-    # Then it is stored PENDING, and OrderPlaced carries the order with its total
-    assert result == {"orderId": ORDER_ID, "status": "PENDING"}
-    assert orders.items[ORDER_ID]["status"] == "PENDING"
-    [event] = publisher.published
-    assert isinstance(event, OrderPlaced)
-    assert (event.orderId, event.totalCents, event.placedAt, event.paymentToken) == (
-        ORDER_ID,
-        3399,
-        NOW,
-        "tok_visa",
-    )
-
-
-def test_an_order_whose_event_cannot_be_published_is_marked_failed_and_not_acknowledged() -> None:
-    # Given a publisher that keeps failing
-    orders = FakeOrders()
-    # When an order is placed
-    with pytest.raises(OrderNotPublished) as error:
-        place_order(REQUEST, orders=orders, publisher=FakePublisher(fail=True), new_id=lambda: ORDER_ID)
-    # Then the order is FAILED with the reason, and the error names it
-    assert orders.items[ORDER_ID]["status"] == "FAILED"
-    assert orders.items[ORDER_ID]["reason"] == "could not publish OrderPlaced"
-    assert error.value.order_id == ORDER_ID
-
-
-def test_reading_an_order_never_shows_the_payment_token() -> None:
-    orders = FakeOrders()
-    place_order(REQUEST, orders=orders, publisher=FakePublisher(), new_id=lambda: ORDER_ID, now=now)
-    view = get_order(ORDER_ID, orders=orders)
-    assert view is not None and "paymentToken" not in view
-    assert view["status"] == "PENDING" and view["reason"] is None
-
-
-@pytest.mark.parametrize("order_id", [OTHER_ID, "not-an-id", "../etc/passwd", ORDER_ID.upper()])
-def test_an_unknown_or_malformed_order_id_is_not_found(order_id: str) -> None:
-    assert get_order(order_id, orders=FakeOrders()) is None
 
 
 # -- shared: the EventBridge publisher -------------------------------------------------------------

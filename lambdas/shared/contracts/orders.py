@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, ClassVar, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
@@ -16,12 +16,26 @@ SKU_PATTERN = r"^[A-Z0-9][A-Z0-9-]*$"
 UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 MAX_LINES = 50
 
+# `pay_` + 32 hex digits: names the token kept in the PaymentTokens table, never the token itself.
+PAYMENT_REF_PATTERN = r"^pay_[0-9a-f]{32}$"
+MAX_UNIT_PRICE_CENTS = 10_000_000
+
 Currency = Literal["EUR", "USD", "GBP"]
-OrderStatus = Literal["PENDING", "REJECTED", "RESERVED", "PAID", "COMPLETED", "FAILED"]
+# PENDING -> PROCESSING -> REJECTED | RESERVED -> PAID -> COMPLETED; any non-final -> FAILED;
+# stuck, or compensation failed -> NEEDS_ATTENTION.
+OrderStatus = Literal[
+    "PENDING", "PROCESSING", "REJECTED", "RESERVED", "PAID", "COMPLETED", "FAILED", "NEEDS_ATTENTION"
+]
+FINAL_STATUSES: frozenset[str] = frozenset({"REJECTED", "COMPLETED", "FAILED", "NEEDS_ATTENTION"})
 Cents = Annotated[int, Field(ge=0)]
 OrderId = Annotated[str, Field(pattern=UUID_PATTERN)]
-CustomerId = Annotated[str, Field(min_length=1, max_length=64, pattern=PRINTABLE_PATTERN)]
+# The caller's identity: a Cognito identity id (`us-east-1:<uuid>`), a principal ARN, or the customer
+# a service principal acts for; long enough for an IAM ARN with a path.
+CustomerId = Annotated[str, Field(min_length=1, max_length=256, pattern=PRINTABLE_PATTERN)]
 PaymentToken = Annotated[str, Field(min_length=1, max_length=64, pattern=PRINTABLE_PATTERN)]
+PaymentRef = Annotated[str, Field(pattern=PAYMENT_REF_PATTERN)]
+Sku = Annotated[str, Field(min_length=1, max_length=64, pattern=SKU_PATTERN)]
+Quantity = Annotated[int, Field(ge=1, le=100)]
 Reason = Annotated[str, Field(min_length=1, max_length=1000)]
 
 
@@ -37,26 +51,39 @@ def _iso_timestamp(value: str) -> str:
 Timestamp = Annotated[str, AfterValidator(_iso_timestamp)]
 
 
+class RequestedLine(BaseModel):
+    """One line of a request: a SKU and how many. The price is the catalogue's, never the client's."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+    sku: Sku
+    quantity: Quantity
+
+
 class OrderLine(BaseModel):
-    """One line of an order: a SKU, how many, at what unit price."""
+    """One line of a stored order: a SKU, how many, at the unit price the catalogue said at intake."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    sku: str = Field(min_length=1, max_length=64, pattern=SKU_PATTERN)
-    quantity: int = Field(ge=1, le=100)
-    unitPriceCents: int = Field(ge=0, le=10_000_000)
+    sku: Sku
+    quantity: Quantity
+    unitPriceCents: int = Field(ge=0, le=MAX_UNIT_PRICE_CENTS)
 
 
-def _distinct_skus(lines: list[OrderLine]) -> list[OrderLine]:
+LineT = TypeVar("LineT", RequestedLine, OrderLine)
+
+
+def _distinct_skus(lines: list[LineT]) -> list[LineT]:
     # One line per SKU: a reservation updates each stock item once, in one transaction.
-    seen: set[str] = set()
-    for line in lines:
-        if line.sku in seen:
-            raise ValueError(f"sku {line.sku} appears more than once; put the quantities on one line")
-        seen.add(line.sku)
+    # The message names no SKU: validation errors never carry input values.
+    if len({line.sku for line in lines}) != len(lines):
+        raise ValueError("a sku appears on more than one line; put its quantities on one line")
     return lines
 
 
+RequestedLines = Annotated[
+    list[RequestedLine], Field(min_length=1, max_length=MAX_LINES), AfterValidator(_distinct_skus)
+]
 OrderLines = Annotated[
     list[OrderLine], Field(min_length=1, max_length=MAX_LINES), AfterValidator(_distinct_skus)
 ]
@@ -68,18 +95,20 @@ def total_of(lines: list[OrderLine]) -> int:
 
 
 class PlaceOrderRequest(BaseModel):
-    """The body of `POST /orders` (the API's request model says the same; unknown fields are refused)."""
+    """The body of `POST /orders` (the API's request model says the same; unknown fields are refused).
+
+    No customer and no prices: the customer is the caller (or, for a service principal only, the
+    customer named in `onBehalfOf`), and the catalogue prices the lines.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
 
-    customerId: CustomerId
-    lines: OrderLines
+    lines: RequestedLines
     currency: Currency
+    # Opaque token from the payment provider's front-end SDK, never card data. Kept only in the
+    # PaymentTokens table, under a paymentRef; no event, workflow state or log carries it.
     paymentToken: PaymentToken
-
-    @property
-    def total_cents(self) -> int:
-        return total_of(self.lines)
+    onBehalfOf: CustomerId | None = None
 
 
 class OrderEvent(BaseModel):
@@ -104,16 +133,14 @@ class OrderPlaced(OrderEvent):
     lines: OrderLines
     currency: Currency
     totalCents: Cents
-    # Opaque token from the payment provider's front-end SDK, never card data.
-    paymentToken: PaymentToken
+    # Where the payment service finds the token (the PaymentTokens table); the token never travels.
+    paymentRef: PaymentRef
     placedAt: Timestamp
 
     @model_validator(mode="after")
     def _total_matches_lines(self) -> OrderPlaced:
         if self.totalCents != total_of(self.lines):
-            raise ValueError(
-                f"totalCents {self.totalCents} is not the sum of the lines ({total_of(self.lines)})"
-            )
+            raise ValueError("totalCents is not the sum of quantity x unitPriceCents of the lines")
         return self
 
 
@@ -125,7 +152,7 @@ class OrderStatusChanged(OrderEvent):
     orderId: OrderId
     customerId: CustomerId
     status: OrderStatus
-    reason: Reason | None = None  # absent unless REJECTED or FAILED
+    reason: Reason | None = None  # absent unless REJECTED, FAILED or NEEDS_ATTENTION
     changedAt: Timestamp
 
 
@@ -171,10 +198,22 @@ class OrderCompleted(OrderEvent):
     invoiceKey: str = Field(min_length=1, max_length=1024)  # the S3 key of the invoice
 
 
+class OrderNeedsAttention(OrderEvent):
+    """The order is stuck past its deadline, or its compensation failed: an operator must look at it."""
+
+    DETAIL_TYPE: ClassVar[str] = "OrderNeedsAttention"
+
+    orderId: OrderId
+    customerId: CustomerId
+    reason: Reason
+    previousStatus: OrderStatus  # where it was when it was given up on: what was (or was not) done
+
+
 ORDER_EVENTS: tuple[type[OrderEvent], ...] = (
     OrderPlaced,
     OrderStatusChanged,
     OrderRejected,
     OrderFailed,
     OrderCompleted,
+    OrderNeedsAttention,
 )

@@ -7,6 +7,7 @@ from pydantic import BaseModel
 from shared.contracts.orders import (
     OrderCompleted,
     OrderFailed,
+    OrderNeedsAttention,
     OrderPlaced,
     OrderRejected,
     OrderStatusChanged,
@@ -21,6 +22,7 @@ CONTRACTS: dict[tuple[str, str], type[BaseModel]] = {
     (OrderRejected.SOURCE, OrderRejected.DETAIL_TYPE): OrderRejected,
     (OrderFailed.SOURCE, OrderFailed.DETAIL_TYPE): OrderFailed,
     (OrderCompleted.SOURCE, OrderCompleted.DETAIL_TYPE): OrderCompleted,
+    (OrderNeedsAttention.SOURCE, OrderNeedsAttention.DETAIL_TYPE): OrderNeedsAttention,
     (TrialRequested.SOURCE, TrialRequested.DETAIL_TYPE): TrialRequested,
     (TrialAssigned.SOURCE, TrialAssigned.DETAIL_TYPE): TrialAssigned,
     (TrialAssignmentFailed.SOURCE, TrialAssignmentFailed.DETAIL_TYPE): TrialAssignmentFailed,

@@ -26,16 +26,9 @@ class DeployedFunction:
     function_arn: str
     code_dir: Path
     logical_id: str
-    stack: str
-    handler: str = ""
-    runtime: str = ""
-    environment: dict[str, str] = field(default_factory=dict)
-    timeout: int = 3
-    memory_size: int = 128
     # moto drops LoggingConfig, so the log group the function writes to travels here.
     log_group: str = ""
-    # Every layer ARN the template names, and the code dirs of those this deployment published.
-    layers: list[str] = field(default_factory=list)
+    # The code dirs of the layers this deployment published that the function names.
     layer_dirs: list[Path] = field(default_factory=list)
 
 

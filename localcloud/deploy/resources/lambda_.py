@@ -120,14 +120,7 @@ def lambda_function(call: ResourceCall) -> Created:
         function_arn=arn,
         code_dir=code_dir,
         logical_id=call.logical_id,
-        stack=call.stack,
-        handler=handler,
-        runtime=runtime,
-        environment={k: str(v) for k, v in params.get("Environment", {}).get("Variables", {}).items()},
-        timeout=int(p.get("Timeout", 3)),
-        memory_size=int(p.get("MemorySize", 128)),
         log_group=str((p.get("LoggingConfig") or {}).get("LogGroup") or f"/aws/lambda/{name}"),
-        layers=declared,
         layer_dirs=[call.deployment.layer_dirs[arn] for arn in layers if arn in call.deployment.layer_dirs],
     )
     call.deployment.functions.append(function)

@@ -95,6 +95,47 @@ def test_post_passes_body_and_signed_identity(local_api: LocalApi) -> None:
     assert event["requestContext"]["resourcePath"] == "/orders"
 
 
+def signed_by(access_key: str) -> dict[str, str]:
+    return {**SIGNED, "Authorization": SIGNED["Authorization"].replace("AKIDLOCAL", access_key)}
+
+
+def test_iam_callers_are_the_users_owning_their_access_keys(local_api: LocalApi) -> None:
+    # Given two IAM users, each with an access key
+    iam = apigateway_helpers.aws_client("iam")
+    users = {name: iam.create_user(UserName=name)["User"] for name in ("alice", "bob")}
+    keys = {name: iam.create_access_key(UserName=name)["AccessKey"]["AccessKeyId"] for name in users}
+
+    # When each calls the same AWS_IAM route with a request signed by their key
+    identities = []
+    for n, name in enumerate(users):
+        headers = {**signed_by(keys[name]), "Idempotency-Key": f"k-user-{n}"}
+        response = local_api.client.post(local_api.url("/orders"), json=VALID_ORDER, headers=headers)
+        assert response.status_code == 200
+        identities.append(local_api.fake.last_event["requestContext"]["identity"])
+
+    # Then the function sees each user: its ARN, its user id as caller and user, the account
+    assert [i["userArn"] for i in identities] == [users["alice"]["Arn"], users["bob"]["Arn"]]
+    assert [(i["caller"], i["user"]) for i in identities] == [
+        (users[name]["UserId"], users[name]["UserId"]) for name in ("alice", "bob")
+    ]
+    assert [i["accessKey"] for i in identities] == [keys["alice"], keys["bob"]]
+    assert {i["accountId"] for i in identities} == {ACCOUNT_ID}
+
+
+def test_an_iam_caller_with_a_key_no_user_owns_is_the_accounts_root(local_api: LocalApi) -> None:
+    # Given a signature with an access key no IAM user has
+    # When it calls an AWS_IAM route
+    response = local_api.client.post(
+        local_api.url("/orders"), json=VALID_ORDER, headers={**SIGNED, "Idempotency-Key": "k-root"}
+    )
+
+    # Then the caller is the account's root
+    identity = local_api.fake.last_event["requestContext"]["identity"]
+    assert response.status_code == 200
+    assert identity["userArn"] == f"arn:aws:iam::{ACCOUNT_ID}:root"
+    assert identity["accountId"] == ACCOUNT_ID
+
+
 def test_path_parameters_stay_percent_encoded_as_on_rest_apis(local_api: LocalApi) -> None:
     # Given an order id with an encoded character
     # When it is requested

@@ -47,8 +47,6 @@ def test_both_stacks_deploy_with_every_output_resolved(result: DeployResult, tem
     # And nothing was skipped except what is skipped on purpose
     for _, _, type_ in result.skipped:
         assert type_.startswith("Custom::") or type_ in NOT_EMULATED
-    # And the whole deployment stays fast (measured: ~1.2 s for both stacks)
-    assert result.seconds < 10
 
 
 def test_the_event_bus_output_names_the_bus_events_finds(result: DeployResult, client: Client) -> None:

@@ -397,10 +397,11 @@ def test_streams_ttl_mappings_and_layers_are_wired(next_flows: DeployResult, cli
     assert ids["Fifo"].endswith(".fifo")
     # And the function got the template's layer, whose code dir travels with it
     [function] = next_flows.functions
-    assert function.layers == [ids["Layer"]]
+    config = client("lambda").get_function_configuration(FunctionName=ids["Fn"])
+    assert [layer["Arn"] for layer in config["Layers"]] == [ids["Layer"]]
     assert (function.layer_dirs[0] / "python" / "shared_lib.py").is_file()
     assert (function.code_dir / "orders" / "handler.py").is_file()
-    assert function.environment == {"TABLE": ids["Table"], "PARAM": ids["Param"]}
+    assert config["Environment"]["Variables"] == {"TABLE": ids["Table"], "PARAM": ids["Param"]}
     # And CDK's log-retention custom resource was emulated
     [group] = client("logs").describe_log_groups(logGroupNamePrefix=f"/aws/lambda/{ids['Fn']}")["logGroups"]
     assert group["retentionInDays"] == 7

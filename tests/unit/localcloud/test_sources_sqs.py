@@ -186,6 +186,24 @@ def test_sqs_filter_criteria_deliver_matching_messages_and_delete_the_rest(cloud
     assert "filtered" in outcomes(cloud)
 
 
+def test_a_filter_with_a_repeated_key_requires_both_as_aws_merges_them(cloud: Cloud) -> None:
+    # Given a filter whose "body" key is written twice (AWS merges the two objects)
+    create_function(cloud.awslambda)
+    url, queue_arn = create_queue(cloud, "repeated")
+    for body in ('{"kind": "order", "id": 1}', '{"kind": "order", "id": 2}', '{"kind": "refund", "id": 1}'):
+        cloud.sqs.send_message(QueueUrl=url, MessageBody=body)
+    pattern = '{"body": {"kind": ["order"]}, "body": {"id": [1]}}'
+
+    # When the mapping runs
+    cloud.awslambda.create_event_source_mapping(
+        EventSourceArn=queue_arn, FunctionName="consumer", FilterCriteria={"Filters": [{"Pattern": pattern}]}
+    )
+    cloud.settle()
+
+    # Then only the message with both fields passed (not just the last "body")
+    assert [record["body"] for record in cloud.function.records] == ['{"kind": "order", "id": 1}']
+
+
 def test_reserved_concurrency_zero_throttles_the_mapping(cloud: Cloud) -> None:
     # Given a function with no concurrency at all
     create_function(cloud.awslambda)

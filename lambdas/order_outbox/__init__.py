@@ -1,0 +1,1 @@
+"""The orders table's outbox: its stream records become the order events on the bus."""
