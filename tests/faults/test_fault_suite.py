@@ -68,3 +68,5 @@ def test_the_faults_were_injected(outcome: Outcome) -> None:
         expected |= {"duplicate/queue", "duplicate/stream", "fail/service"}
     assert expected <= hit, f"faults never hit: {sorted(expected - hit)}\n\n{outcome.table}"
     assert outcome.run.poison_messages and outcome.run.malformed_entries and outcome.run.replayed
+    # And there was something to forge: an unfinished order, and a live trial with an environment
+    assert outcome.run.forged_orders and outcome.run.forged_trials, outcome.table
