@@ -17,6 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from tests.local.api import Response, call
 from tests.local.conftest import Local
 
@@ -342,24 +344,30 @@ class Driver:
         self.run.malformed_entries += len(entries) + 1
 
     def put_entries(self, entries: list[tuple[str, str, str]]) -> None:
-        """PutEvents on the app's bus, each failed entry retried (the fault switch fails some)."""
+        """PutEvents on the app's bus, 10 entries a request, each failed entry retried (the fault switch
+        fails some); entries refused for what they are (malformed) are noted, not retried."""
         events = self.local.client("events")
-        pending = [
-            {"Source": s, "DetailType": t, "Detail": d, "EventBusName": self.bus} for s, t, d in entries
-        ]
-        for _ in range(10):
-            if not pending:
-                return
-            try:
-                result = events.put_events(Entries=pending)
-            except Exception as error:  # a request refused whole (e.g. a detail that is not JSON)
-                self.run.notes.append(f"PutEvents refused {len(pending)} entr(ies): {type(error).__name__}")
-                return
-            pending = [
-                entry
-                for entry, answer in zip(pending, result["Entries"], strict=True)
-                if answer.get("ErrorCode") == "InternalFailure"
-            ]
+        every = [{"Source": s, "DetailType": t, "Detail": d, "EventBusName": self.bus} for s, t, d in entries]
+        for start in range(0, len(every), 10):
+            pending = every[start : start + 10]
+            for _ in range(10):
+                if not pending:
+                    break
+                try:
+                    result = events.put_events(Entries=pending)
+                except ClientError as error:  # a request refused whole (e.g. a detail that is not JSON)
+                    code = error.response["Error"]["Code"]
+                    self.run.notes.append(f"PutEvents refused {len(pending)} entr(ies): {code}")
+                    break
+                answers = list(zip(pending, result["Entries"], strict=True))
+                refused = [
+                    a["ErrorCode"]
+                    for _, a in answers
+                    if a.get("ErrorCode", "InternalFailure") != "InternalFailure"
+                ]
+                if refused:
+                    self.run.notes.append(f"PutEvents refused entries: {sorted(set(refused))}")
+                pending = [entry for entry, answer in answers if answer.get("ErrorCode") == "InternalFailure"]
 
     # -- trials ------------------------------------------------------------------------------------
     def expire_trials(self) -> None:
