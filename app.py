@@ -41,19 +41,19 @@ def build_app(app: cdk.App | None = None) -> cdk.App:
     # Environment-agnostic on purpose: nothing is looked up at synth, the templates are the same for
     # every account and region, and `cdk deploy` targets the account and region of the caller's profile.
     env = None
-    eventing = EventingStack(app, f"{config.app_name}-Eventing", config=config, env=env)
+    eventing = EventingStack(app, config.stack_name("Eventing"), config=config, env=env)
     SignupStack(
         app,
-        f"{config.app_name}-Signup",
+        config.stack_name("Signup"),
         config=config,
         eventing=eventing.eventing,
         env=env,
     )
-    orders = OrdersStack(app, f"{config.app_name}-Orders", config=config, eventing=eventing.eventing, env=env)
-    trials = TrialsStack(app, f"{config.app_name}-Trials", config=config, eventing=eventing.eventing, env=env)
+    orders = OrdersStack(app, config.stack_name("Orders"), config=config, eventing=eventing.eventing, env=env)
+    trials = TrialsStack(app, config.stack_name("Trials"), config=config, eventing=eventing.eventing, env=env)
     ApiStack(
         app,
-        f"{config.app_name}-Api",
+        config.stack_name("Api"),
         config=config,
         orders_function=orders.flow.intake.function,
         trials_function=trials.flow.intake.function,

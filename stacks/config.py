@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
-# Every source this app publishes: the default bus forwards these to the custom bus, and the
-# metrics consumer (a later flow) listens to all of them.
-APP_SOURCES: tuple[str, ...] = ("myapp.userservice", "myapp.orders", "OnlineTrial")
+# Every source this app's events carry: the metrics consumer listens to all of them.
+APP_SOURCES: tuple[str, ...] = ("myapp.userservice", "myapp.orders", "myapp.payments", "OnlineTrial")
+# The tutorial's source: people publish it with `aws events put-events`, to the default bus too, so the
+# default bus forwards it (and only it) to the custom bus, and any principal of the account may put it.
+FORWARDED_SOURCES: tuple[str, ...] = ("myapp.userservice",)
+# The sources the app's services produce, and the stacks (by the last part of their names) whose roles
+# produce them: the bus policy lets only those roles put these sources.
+SOURCE_PRODUCERS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("myapp.orders", ("Orders",)),
+    ("myapp.payments", ("Orders",)),
+    ("OnlineTrial", ("Trials",)),
+)
+# CloudFormation names a role it generates `<stack name>-<logical id>-<suffix>` within IAM's 64
+# characters, shortening the logical id; short stack names keep that `<stack name>-` prefix whole.
+MAX_APP_NAME_LENGTH = 20
 
 # CloudWatch Logs accepts only these retention periods (up to a year here).
 LOG_RETENTION_DAYS: tuple[int, ...] = (1, 3, 5, 7, 14, 30, 60, 90, 180, 365)
@@ -31,6 +44,8 @@ class AppConfig:
     archive_retention_days: int = 7
     log_retention_days: int = 30
     app_sources: tuple[str, ...] = APP_SOURCES
+    forwarded_sources: tuple[str, ...] = FORWARDED_SOURCES
+    source_producers: tuple[tuple[str, tuple[str, ...]], ...] = SOURCE_PRODUCERS
 
     def __post_init__(self) -> None:
         if "@" not in self.sender_email:
@@ -41,3 +56,20 @@ class AppConfig:
             raise ValueError(f"logRetentionDays must be one of {LOG_RETENTION_DAYS}")
         if self.archive_retention_days < 1:
             raise ValueError("archiveRetentionDays must be at least 1")
+        if not set(self.forwarded_sources) <= set(self.app_sources):
+            raise ValueError("forwarded sources must be app sources")
+        produced = {source for source, _ in self.source_producers}
+        if not produced <= set(self.app_sources) or produced & set(self.forwarded_sources):
+            raise ValueError("produced sources must be app sources that the default bus does not forward")
+        if not re.fullmatch(rf"[A-Za-z][A-Za-z0-9-]{{0,{MAX_APP_NAME_LENGTH - 1}}}", self.app_name):
+            raise ValueError(
+                f"appName must be a letter then letters, digits or '-', {MAX_APP_NAME_LENGTH} at most"
+            )
+
+    def stack_name(self, part: str) -> str:
+        """The name of one of the app's stacks, e.g. `EventDriven-Orders`."""
+        return f"{self.app_name}-{part}"
+
+    def producer_stacks(self) -> dict[str, list[str]]:
+        """Each produced source and the names of the stacks whose roles may put it on the bus."""
+        return {source: [self.stack_name(part) for part in parts] for source, parts in self.source_producers}

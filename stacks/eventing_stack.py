@@ -1,14 +1,17 @@
-"""The long-lived eventing stack: the custom bus, its archive, the forwarding rule, the alarm topic."""
+"""The long-lived eventing stack: the bus, its archive, the forwarding rule, the alarm topic, metrics."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from aws_cdk import Stack
+from aws_cdk import aws_events as events
 from constructs import Construct
 
 from stacks.config import AppConfig
 from stacks.constructs.event_bus import Eventing
+from stacks.constructs.event_consumer import EventConsumer
+from stacks.constructs.lambda_function import function_defaults
 from stacks.outputs import add_outputs
 
 
@@ -23,8 +26,25 @@ class EventingStack(Stack):
             self,
             "Eventing",
             app_name=config.app_name,
-            app_sources=config.app_sources,
+            forwarded_sources=config.forwarded_sources,
+            producer_stacks=config.producer_stacks(),
             archive_retention_days=config.archive_retention_days,
+        )
+        # One central metrics consumer: every event of the app, the only place business metrics come from.
+        # It lives with the bus, not with a flow: a new flow's events are counted without touching it.
+        self.metrics = EventConsumer(
+            self,
+            "Metrics",
+            bus=self.eventing.bus,
+            pattern=events.EventPattern(source=list(config.app_sources)),
+            handler="metrics.handler.lambda_handler",
+            description="The only place business metrics are emitted: every event, by source and type",
+            service_name="metrics",  # the EMF `service` dimension, unchanged by the move
+            # Not /aws/lambda/<app>-metrics: the trials stack holds that group until it is updated, after
+            # this stack, and a second group of the same name would fail this stack's deployment.
+            log_name="eventing-metrics",
+            alarm_topic=self.eventing.alarm_topic,
+            defaults=function_defaults(config),
         )
         outputs = {
             "EventBusName": (self.eventing.bus.event_bus_name, "The custom event bus every flow uses"),
@@ -35,5 +55,7 @@ class EventingStack(Stack):
                 "Events the default bus could not forward to the custom bus",
             ),
             "AlarmTopicArn": (self.eventing.alarm_topic.topic_arn, "Operators' alarm topic"),
+            "MetricsFunctionName": (self.metrics.function.function_name, "The central metrics consumer"),
+            "MetricsLogGroupName": (self.metrics.app_function.log_group.log_group_name, "Its EMF log lines"),
         }
         add_outputs(self, outputs)

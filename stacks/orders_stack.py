@@ -11,6 +11,7 @@ from stacks.config import AppConfig
 from stacks.constructs.event_bus import Eventing
 from stacks.constructs.lambda_function import function_defaults
 from stacks.constructs.orders import OrderFlow
+from stacks.constructs.workflow import WorkflowAlarms
 from stacks.outputs import add_outputs
 
 
@@ -29,6 +30,7 @@ class OrdersStack(Stack):
             defaults=function_defaults(config),
             notification_email=config.order_notification_email,
         )
+        WorkflowAlarms(self, "WorkflowAlarms", alarm_topic=eventing.alarm_topic)  # every state machine above
         flow = self.flow
         outputs = {
             "OrdersTableName": (flow.orders.table_name, "Orders and their status"),

@@ -1,4 +1,4 @@
-"""The trials stack: the online-trial flow and the central metrics consumer."""
+"""The trials stack: the online-trial flow."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from stacks.config import AppConfig
 from stacks.constructs.event_bus import Eventing
 from stacks.constructs.lambda_function import function_defaults
 from stacks.constructs.trials import TrialFlow
+from stacks.constructs.workflow import WorkflowAlarms
 from stacks.outputs import add_outputs
 
 
@@ -27,14 +28,19 @@ class TrialsStack(Stack):
             bus=eventing.bus,
             alarm_topic=eventing.alarm_topic,
             defaults=function_defaults(config),
-            app_sources=config.app_sources,
             pool_size=config.trial_pool_size,
             trial_duration=Duration.seconds(config.trial_duration_seconds),
         )
+        WorkflowAlarms(self, "WorkflowAlarms", alarm_topic=eventing.alarm_topic)  # every state machine above
         flow = self.flow
         outputs = {
             "TrialsTableName": (flow.trials.table_name, "Trial requests (stream + TTL on expiresAt)"),
             "TrialPoolTableName": (flow.pool.table_name, "Trial environments and their state"),
+            "TrialRequestsTableName": (flow.requests.table_name, "Request keys: one live trial per key"),
+            "TrialPoolReconcileRuleName": (
+                flow.environments.reconcile.rule_name,
+                "The scheduled reconcile of the trial pool (default bus)",
+            ),
             "TrialAssignmentWorkflowArn": (flow.assignment.state_machine_arn, "The assignment workflow"),
             "TrialParkedQueueUrl": (flow.parked.queue.queue_url, "Stream records that broke the contract"),
             "TrialStreamFailureDlqUrl": (
@@ -51,7 +57,5 @@ class TrialsStack(Stack):
             ),
             "TrialsApiFunctionName": (flow.intake.function.function_name, "Trial intake Lambda"),
             "TrialStreamFunctionName": (flow.stream.function.function_name, "Stream to events Lambda"),
-            "MetricsFunctionName": (flow.metrics.function.function_name, "The central metrics consumer"),
-            "MetricsLogGroupName": (flow.metrics.app_function.log_group.log_group_name, "Its EMF log lines"),
         }
         add_outputs(self, outputs)

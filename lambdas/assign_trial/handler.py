@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 from typing import Any
 
@@ -11,19 +10,21 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from assign_trial import config
+from assign_trial.adapters import StepFunctionsWorkflow
 from assign_trial.service import start_assignment
-from assign_trial.workflow import StepFunctionsWorkflow
 from shared.contracts.trials import InvalidTrialEvent, TrialRequested, parse_trial_event
 
 __all__ = ["InvalidTrialEvent", "lambda_handler"]
 
+settings = config.load()
 logger = Logger()
 session = boto3.session.Session()
 
 
 @lru_cache(maxsize=1)
 def workflow() -> StepFunctionsWorkflow:
-    return StepFunctionsWorkflow(session.client("stepfunctions"), os.environ["STATE_MACHINE_ARN"])
+    return StepFunctionsWorkflow(session.client("stepfunctions"), settings.state_machine_arn)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE)

@@ -8,9 +8,11 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from metrics.emf import EmfEmitter
+from metrics.adapters import EmfEmitter
+from metrics.config import load
 from metrics.service import record_event
 
+config = load()  # fails the INIT, naming the variable, rather than counting under a default namespace
 logger = Logger()
 emitter = EmfEmitter()
 

@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-UNKNOWN = "unknown"
+UNKNOWN = "unknown"  # the event has no source or DetailType
+OTHER = "other"  # it has one this app does not know
 
 # Business counts by (source, DetailType). The strings repeat the contracts' (a unit test keeps them in
 # step) so that this function, which sees every event of the app, does not import pydantic to count.
@@ -20,6 +21,19 @@ BUSINESS_COUNTS: dict[tuple[str, str], str] = {
     ("OnlineTrial", "TrialAssignmentFailed"): "TrialAssignmentsFailed",
     ("OnlineTrial", "TrialExpired"): "TrialsExpired",
 }
+# Every (source, DetailType) the app knows: only these become dimension values. Anyone in the account
+# may put `myapp.userservice` with any DetailType, and a dimension is kept and shown everywhere: an
+# e-mail address put there must not become one (nor may made-up types multiply the metrics).
+KNOWN_EVENTS: frozenset[tuple[str, str]] = frozenset(BUSINESS_COUNTS) | {
+    ("myapp.orders", "OrderStatusChanged"),
+    ("myapp.orders", "OrderRejected"),
+    ("myapp.orders", "OrderNeedsAttention"),
+    ("myapp.payments", "PaymentCharged"),
+    ("myapp.payments", "PaymentRefunded"),
+    ("aws.s3", "Object Created"),
+    ("aws.cloudformation", "CloudFormation Stack Status Change"),
+}
+KNOWN_SOURCES: frozenset[str] = frozenset(source for source, _ in KNOWN_EVENTS)
 
 
 @dataclass(frozen=True)
@@ -38,8 +52,7 @@ class Emitter(Protocol):
 
 def counts_for(event: Mapping[str, Any]) -> list[Count]:
     """`Events` by source and detailType for every event, plus the business count the event stands for."""
-    source = _text(event.get("source"))
-    detail_type = _text(event.get("detail-type"))
+    source, detail_type = _dimension_values(event.get("source"), event.get("detail-type"))
     counts = [Count("Events", {"source": source, "detailType": detail_type})]
     business = BUSINESS_COUNTS.get((source, detail_type))
     if business is not None:
@@ -54,6 +67,15 @@ def record_event(event: Mapping[str, Any], *, emitter: Emitter) -> list[Count]:
     return counts
 
 
-def _text(value: Any) -> str:
+def _dimension_values(source: Any, detail_type: Any) -> tuple[str, str]:
     # A dimension value must be a non-empty string; an event without one is still counted, as unknown.
-    return value if isinstance(value, str) and value else UNKNOWN
+    if (source, detail_type) in KNOWN_EVENTS:
+        return source, detail_type
+    return (
+        source if source in KNOWN_SOURCES else _unknown_or_other(source),
+        _unknown_or_other(detail_type),
+    )
+
+
+def _unknown_or_other(value: Any) -> str:
+    return OTHER if isinstance(value, str) and value else UNKNOWN

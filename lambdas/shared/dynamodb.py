@@ -7,7 +7,11 @@ from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-from botocore.exceptions import ClientError
+
+# Error codes and their readers live in shared.aws_errors; these names stay importable from here.
+from shared.aws_errors import error_code, is_condition_failure
+
+__all__ = ["error_code", "from_item", "is_condition_failure", "to_item"]
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -21,14 +25,6 @@ def to_item(values: Mapping[str, Any]) -> dict[str, Any]:
 def from_item(item: Mapping[str, Any]) -> dict[str, Any]:
     """A DynamoDB item as a plain dict; numbers come back as int (or float when not whole)."""
     return {key: _plain(_deserializer.deserialize(value)) for key, value in item.items()}
-
-
-def error_code(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))
-
-
-def is_condition_failure(error: ClientError) -> bool:
-    return error_code(error) == "ConditionalCheckFailedException"
 
 
 def _plain(value: Any) -> Any:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any
@@ -14,9 +13,11 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from trial_stream import config
 from trial_stream.adapters import EventBridgePublisher, SqsParkingLot
 from trial_stream.service import BatchOutcome, handle_records
 
+settings = config.load()
 logger = Logger()
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 session = boto3.session.Session()
@@ -33,7 +34,7 @@ def publisher() -> EventBridgePublisher:
 
 @lru_cache(maxsize=1)
 def parking() -> SqsParkingLot:
-    return SqsParkingLot(session.client("sqs"), os.environ["PARKED_QUEUE_URL"])
+    return SqsParkingLot(session.client("sqs"), settings.parked_queue_url)
 
 
 class ParkOnDemand:
@@ -51,7 +52,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItem
     # gives the partial-batch response (and raises when every record failed, as Powertools does).
     outcome = handle_records(
         event.get("Records", []),
-        bus_name=os.environ["EVENT_BUS_NAME"],
+        bus_name=settings.event_bus_name,
         publisher=publisher(),
         parking=ParkOnDemand(),
     )

@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError
 
-from shared.contracts.trials import TrialEvent, TrialExpired, TrialRequested
+from shared.contracts.trials import TrialEvent, TrialExpired, TrialRequested, problems
 
 MAX_ENTRIES_PER_PUT = 10  # PutEvents' limit per request
 PUBLISH_ATTEMPTS = 3
@@ -154,10 +154,7 @@ def _from_image(model: type[TrialEvent], record: Mapping[str, Any], image_key: s
         # The status and version are the event's own, whatever the row says: an INSERT is a request.
         return model.model_validate({"version": "1.0", **detail, "status": model.STATUS})
     except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors(include_url=False)
-        )
-        raise MalformedRecord(f"{image_key} is not a valid {model.DETAIL_TYPE}: {problems}") from error
+        raise MalformedRecord(f"{image_key} is not a valid {model.DETAIL_TYPE}: {problems(error)}") from error
 
 
 def _plain(value: Any) -> Any:

@@ -31,6 +31,7 @@ class EventConsumer(Construct):
         defaults: FunctionDefaults,
         environment: dict[str, str] | None = None,
         timeout: Duration | None = None,
+        log_name: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.failures = DeadLetterQueue(
@@ -46,6 +47,7 @@ class EventConsumer(Construct):
             on_failure=self.failures.queue,
             timeout=timeout,
             defaults=defaults,
+            log_name=log_name,
         )
         self.function = self.app_function.function
         self.route = EventRoute(

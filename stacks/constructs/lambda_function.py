@@ -60,6 +60,7 @@ class AppFunction(Construct):
         timeout: Duration | None = None,
         on_failure: sqs.IQueue | None = None,
         reserved_concurrency: int | None = None,
+        log_name: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         app_name = defaults.app_name
@@ -68,7 +69,7 @@ class AppFunction(Construct):
         self.log_group = logs.LogGroup(
             self,
             "Logs",
-            log_group_name=f"/aws/lambda/{app_name}-{service_name}",
+            log_group_name=f"/aws/lambda/{app_name}-{log_name or service_name}",
             retention=retention(defaults.log_retention_days),
             removal_policy=RemovalPolicy.DESTROY,
         )

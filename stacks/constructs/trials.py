@@ -4,36 +4,30 @@ from __future__ import annotations
 
 import re
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_sns as sns
-from aws_cdk import aws_stepfunctions as sfn
-from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from stacks.constructs.dead_letter_queue import DeadLetterQueue
+from stacks.constructs.environment_manager import EnvironmentManager
 from stacks.constructs.event_consumer import EventConsumer
 from stacks.constructs.lambda_function import AppFunction, FunctionDefaults
 from stacks.constructs.nag import acknowledge_wildcards, logical_id
-from stacks.constructs.workflow import (
-    DYNAMODB_TRANSIENT,
-    EVENTS_TRANSIENT,
-    LAMBDA_TRANSIENT,
-    logged_state_machine,
-    retry_transient,
-)
+from stacks.constructs.trial_assignment import ASSIGNMENT_TIMEOUT, SOURCE, assignment_workflow
+from stacks.constructs.trial_pool import TrialPool
 
-SOURCE = "OnlineTrial"
-STACK_PREFIX = "trial-env"
-ASSIGNMENT_TIMEOUT = Duration.minutes(5)
+# A trial still REQUESTED this long after its request was lost on the way: three times the longest an
+# assignment may run, so a slow one is never swept.
+STUCK_TRIAL_AFTER = Duration.minutes(ASSIGNMENT_TIMEOUT.to_minutes() * 3)
 
 
 class TrialFlow(Construct):
-    """Everything of the trial flow except the HTTP API, which routes to `intake`."""
+    """The trial flow, wired: requests (table, API function, stream to events), the assignment workflow
+    over the TrialPool, and the EnvironmentManager; the HTTP API, which routes to `intake`, is elsewhere."""
 
     def __init__(
         self,
@@ -43,7 +37,6 @@ class TrialFlow(Construct):
         bus: events.IEventBus,
         alarm_topic: sns.ITopic,
         defaults: FunctionDefaults,
-        app_sources: tuple[str, ...],
         pool_size: int,
         trial_duration: Duration,
     ) -> None:
@@ -64,25 +57,26 @@ class TrialFlow(Construct):
             time_to_live_attribute="expiresAt",
             removal_policy=RemovalPolicy.RETAIN,
         )
-        self.pool = dynamodb.Table(
+        # Only candidates for the stuck-trial sweep (REQUESTED, oldest first); the sweep's write decides.
+        self.trials.add_global_secondary_index(
+            index_name="byStatus",
+            partition_key=dynamodb.Attribute(name="status", type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name="requestedAt", type=dynamodb.AttributeType.NUMBER),
+            projection_type=dynamodb.ProjectionType.KEYS_ONLY,
+        )
+        # One live trial per request key ((lead, type), or the caller's Idempotency-Key): a retried
+        # POST /trials answers with the trial it created, written in one transaction with the row.
+        self.requests = dynamodb.Table(
             self,
-            "PoolTable",
-            partition_key=dynamodb.Attribute(name="environmentId", type=dynamodb.AttributeType.STRING),
+            "TrialRequestsTable",
+            partition_key=dynamodb.Attribute(name="requestKey", type=dynamodb.AttributeType.STRING),
             billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
             encryption=dynamodb.TableEncryption.AWS_MANAGED,
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
                 point_in_time_recovery_enabled=True
             ),
+            time_to_live_attribute="expiresAt",
             removal_policy=RemovalPolicy.RETAIN,
-        )
-        self.pool.add_global_secondary_index(
-            index_name="byStatus",
-            partition_key=dynamodb.Attribute(name="status", type=dynamodb.AttributeType.STRING),
-            sort_key=dynamodb.Attribute(name="createdAt", type=dynamodb.AttributeType.STRING),
-        )
-        self.pool.add_global_secondary_index(
-            index_name="byTrial",
-            partition_key=dynamodb.Attribute(name="trialId", type=dynamodb.AttributeType.STRING),
         )
 
         # -- intake: POST /trials writes the row; its expiry is the table's TTL -----------------
@@ -94,11 +88,19 @@ class TrialFlow(Construct):
             service_name="trials-api",
             environment={
                 "TRIALS_TABLE_NAME": self.trials.table_name,
+                "TRIAL_REQUESTS_TABLE_NAME": self.requests.table_name,
                 "TRIAL_DURATION_SECONDS": str(int(trial_duration.to_seconds())),
             },
             defaults=defaults,
         )
-        self.trials.grant_read_write_data(self.intake.function)
+        # TransactWriteItems of the row and its request key: PutItem on each; reads are GetItem.
+        self.trials.grant(self.intake.function, "dynamodb:GetItem", "dynamodb:PutItem")
+        self.requests.grant(self.intake.function, "dynamodb:GetItem", "dynamodb:PutItem")
+        acknowledge_wildcards(
+            self.intake.role,
+            reason="Table grants cover the table's indexes (`index/*`); the API reads rows by key only.",
+            resources=[f"<{logical_id(self.trials)}.Arn>/index/*"],
+        )
 
         # -- stream → events ---------------------------------------------------------------------
         self.parked = DeadLetterQueue(
@@ -151,18 +153,14 @@ class TrialFlow(Construct):
         bus.grant_put_events_to(self.stream.function)
         self.parked.queue.grant_send_messages(self.stream.function)
 
-        # -- assignment ----------------------------------------------------------------------------
-        self.pool_fn = AppFunction(
-            self,
-            "TrialPool",
-            handler="trial_pool.handler.lambda_handler",
-            description="Claims a warm trial environment for a trial, with a conditional write",
-            service_name="trial-pool",
-            environment={"POOL_TABLE_NAME": self.pool.table_name},
-            defaults=defaults,
+        # -- assignment: a workflow claims a warm environment from the pool ---------------------------
+        self.trial_pool = TrialPool(self, "Pool", trials=self.trials, defaults=defaults)
+        self.pool = self.trial_pool.table
+        self.pool_fn = self.trial_pool.claim
+        # States are created in this construct's scope, which keeps their ids (and the state machine's).
+        self.assignment = assignment_workflow(
+            self, bus=bus, claim_function=self.pool_fn.function, defaults=defaults
         )
-        self.pool.grant_read_write_data(self.pool_fn.function)
-        self.assignment = self._assignment_workflow()
         self.assign = self._consumer(
             "AssignTrial",
             handler="assign_trial.handler.lambda_handler",
@@ -171,96 +169,6 @@ class TrialFlow(Construct):
             detail_types=["TrialRequested"],
         )
         self.assignment.grant_start_execution(self.assign.function)
-
-        # -- trial environments: CloudFormation stacks of the app's own small template -----------
-        stack = Stack.of(self)
-        self.environment_role = iam.Role(
-            self,
-            "EnvironmentStackRole",
-            assumed_by=iam.ServicePrincipal("cloudformation.amazonaws.com"),
-            description="CloudFormation creates and deletes trial environments with this role",
-        )
-        self.environment_role.add_to_policy(
-            iam.PolicyStatement(
-                actions=[
-                    "s3:CreateBucket",
-                    "s3:DeleteBucket",
-                    "s3:PutBucketPublicAccessBlock",
-                    "s3:PutEncryptionConfiguration",
-                    "s3:PutBucketTagging",
-                    "s3:PutBucketPolicy",
-                    "s3:DeleteBucketPolicy",
-                ],
-                resources=[f"arn:{stack.partition}:s3:::{STACK_PREFIX}-*"],
-            )
-        )
-        self.environment_role.add_to_policy(
-            iam.PolicyStatement(
-                actions=[
-                    "ssm:PutParameter",
-                    "ssm:DeleteParameter",
-                    "ssm:GetParameters",
-                    "ssm:AddTagsToResource",
-                ],
-                resources=[stack.format_arn(service="ssm", resource="parameter", resource_name="trials/*")],
-            )
-        )
-        self.environments = self._consumer(
-            "EnvironmentManager",
-            handler="environment_manager.handler.lambda_handler",
-            description="Creates warm trial environments and deletes expired or failed ones",
-            environment={
-                "POOL_TABLE_NAME": self.pool.table_name,
-                "TRIALS_TABLE_NAME": self.trials.table_name,
-                "POOL_SIZE": str(pool_size),
-                "STACK_PREFIX": STACK_PREFIX,
-                "STACK_ROLE_ARN": self.environment_role.role_arn,
-            },
-            detail_types=["TrialAssigned", "TrialExpired", "TrialAssignmentFailed"],
-            timeout=Duration.minutes(2),
-        )
-        self.pool.grant_read_write_data(self.environments.function)
-        self.trials.grant_read_write_data(self.environments.function)
-        self.environment_role.grant_pass_role(self.environments.app_function.role)
-        self.environments.function.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=[
-                    "cloudformation:CreateStack",
-                    "cloudformation:DeleteStack",
-                    "cloudformation:DescribeStacks",
-                ],
-                resources=[
-                    stack.format_arn(
-                        service="cloudformation", resource="stack", resource_name=f"{STACK_PREFIX}-*/*"
-                    )
-                ],
-            )
-        )
-
-        acknowledge_wildcards(
-            self.pool_fn.role,
-            reason="The pool's claims query its byStatus and byTrial indexes (`index/*` of this table).",
-            resources=[f"<{logical_id(self.pool)}.Arn>/index/*"],
-        )
-        acknowledge_wildcards(
-            self.environments.app_function.role,
-            reason="Trial environments are stacks named trial-env-<id> (any stack id), found through the "
-            "pool table's indexes (`index/*`).",
-            resources=[
-                f"<{logical_id(self.pool)}.Arn>/index/*",
-                f"<{logical_id(self.trials)}.Arn>/index/*",
-                f"arn:<AWS::Partition>:cloudformation:<AWS::Region>:<AWS::AccountId>:stack/{STACK_PREFIX}-*/*",
-            ],
-        )
-        acknowledge_wildcards(
-            self.environment_role,
-            reason="CloudFormation creates each trial environment's bucket (trial-env-<id>) and parameter "
-            "(/trials/<id>/...); names are known only per environment, so the grant is on the prefixes.",
-            resources=[
-                f"arn:<AWS::Partition>:s3:::{STACK_PREFIX}-*",
-                "arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter/trials/*",
-            ],
-        )
         acknowledge_wildcards(
             self.assignment.role,
             reason="Log delivery and X-Ray accept no resource-level permissions; LambdaInvoke grants the "
@@ -268,13 +176,17 @@ class TrialFlow(Construct):
             resources=["*", f"<{logical_id(self.pool_fn.function)}.Arn>:*"],
         )
 
-        # -- one central metrics consumer: sees every event of the app --------------------------
-        self.metrics = self._consumer(
-            "Metrics",
-            handler="metrics.handler.lambda_handler",
-            description="The only place business metrics are emitted: every event, by source and type",
-            environment={},
-            pattern=events.EventPattern(source=list(app_sources)),
+        # -- trial environments: CloudFormation stacks of the app's own small template -----------
+        self.environments = EnvironmentManager(
+            self,
+            "EnvironmentManager",
+            bus=bus,
+            alarm_topic=alarm_topic,
+            defaults=defaults,
+            pool=self.pool,
+            trials=self.trials,
+            pool_size=pool_size,
+            stuck_trial_after=STUCK_TRIAL_AFTER,
         )
 
     def _consumer(
@@ -300,106 +212,4 @@ class TrialFlow(Construct):
             defaults=self._defaults,
             environment=environment,
             timeout=timeout,
-        )
-
-    def _assignment_workflow(self) -> sfn.StateMachine:
-        """Claim a warm environment, record it on the trial, and publish the outcome from the last task.
-
-        Standard, not Express: the execution is named after the trial, so a redelivered
-        TrialRequested cannot start a second assignment (Express does not deduplicate names).
-        """
-
-        def publish(name: str, detail_type: str, status: str) -> sfn.TaskStateBase:
-            return retry_transient(
-                tasks.EventBridgePutEvents(
-                    self,
-                    name,
-                    entries=[
-                        tasks.EventBridgePutEventsEntry(
-                            event_bus=self._bus,
-                            source=SOURCE,
-                            detail_type=detail_type,
-                            detail=sfn.TaskInput.from_object(
-                                {
-                                    "version": "1.0",
-                                    "trialId": sfn.JsonPath.string_at("$.trial.trialId"),
-                                    "leadId": sfn.JsonPath.string_at("$.trial.leadId"),
-                                    "type": sfn.JsonPath.string_at("$.trial.type"),
-                                    "requestedAt": sfn.JsonPath.number_at("$.trial.requestedAt"),
-                                    "status": status,
-                                }
-                            ),
-                        )
-                    ],
-                    result_path=sfn.JsonPath.DISCARD,
-                ),
-                EVENTS_TRANSIENT,
-            )
-
-        not_published = sfn.Fail(self, "OutcomeNotPublished", error="OutcomeNotPublished")
-        publish_failed = publish("PublishTrialAssignmentFailed", "TrialAssignmentFailed", "FAILED")
-        publish_failed.add_catch(not_published, errors=["States.ALL"], result_path="$.publishError")
-        failed = publish_failed.next(sfn.Succeed(self, "AssignmentFailedHandled"))
-
-        claim = retry_transient(
-            tasks.LambdaInvoke(
-                self,
-                "ClaimEnvironment",
-                lambda_function=self.pool_fn.function,
-                payload=sfn.TaskInput.from_object(
-                    {"action": "claim", "trialId": sfn.JsonPath.string_at("$.trial.trialId")}
-                ),
-                result_selector={
-                    "environmentId.$": "$.Payload.environmentId",
-                    "stackName.$": "$.Payload.stackName",
-                },
-                result_path="$.environment",
-                retry_on_service_exceptions=False,
-            ),
-            LAMBDA_TRANSIENT,
-        )
-        claim.add_catch(failed, errors=["States.ALL"], result_path="$.error")
-        record = retry_transient(
-            tasks.DynamoUpdateItem(
-                self,
-                "RecordOnTrial",
-                table=self.trials,
-                key={
-                    "trialId": tasks.DynamoAttributeValue.from_string(
-                        sfn.JsonPath.string_at("$.trial.trialId")
-                    )
-                },
-                update_expression="SET #status = :assigned, environmentId = :environment",
-                condition_expression="attribute_exists(trialId)",
-                expression_attribute_names={"#status": "status"},
-                expression_attribute_values={
-                    ":assigned": tasks.DynamoAttributeValue.from_string("ASSIGNED"),
-                    ":environment": tasks.DynamoAttributeValue.from_string(
-                        sfn.JsonPath.string_at("$.environment.environmentId")
-                    ),
-                },
-                result_path=sfn.JsonPath.DISCARD,
-            ),
-            DYNAMODB_TRANSIENT,
-        )
-        record.add_catch(failed, errors=["States.ALL"], result_path="$.error")
-        publish_assigned = publish("PublishTrialAssigned", "TrialAssigned", "ASSIGNED")
-        publish_assigned.add_catch(not_published, errors=["States.ALL"], result_path="$.publishError")
-
-        definition = (
-            sfn.Pass(self, "ReadTrial", parameters={"trial.$": "$"})
-            .next(claim)
-            .next(record)
-            .next(publish_assigned)
-            .next(sfn.Succeed(self, "Assigned"))
-        )
-        return logged_state_machine(
-            self,
-            "Assignment",
-            definition=definition,
-            type_=sfn.StateMachineType.STANDARD,
-            timeout=ASSIGNMENT_TIMEOUT,
-            app_name=self._defaults.app_name,
-            name="trial-assignment",
-            days=self._defaults.log_retention_days,
         )

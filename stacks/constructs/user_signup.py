@@ -5,7 +5,6 @@ from __future__ import annotations
 import aws_cdk as cdk
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_events as events
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_ses as ses
 from aws_cdk import aws_sns as sns
@@ -57,8 +56,11 @@ class UserSignupFlow(Construct):
             on_failure=self.failure_dlq.queue,
         )
         fn = self.welcome_email.function
-        self.idempotency.table.grant_read_write_data(fn)
-        self.sender_identity.grant_send_email(fn)
+        # Exactly what Powertools idempotency calls: read a record, claim, complete or release it.
+        self.idempotency.table.grant(
+            fn, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"
+        )
+        self.sender_identity.grant(fn, "ses:SendEmail")  # SES v2 SendEmail (Simple content) and nothing raw
 
         # People subscribe to this topic for a one-line notice of each signup.
         self.notification_key = kms.Key(
@@ -67,9 +69,6 @@ class UserSignupFlow(Construct):
             description="Encrypts the signup notification topic",
             enable_key_rotation=True,
             removal_policy=RemovalPolicy.DESTROY,
-        )
-        self.notification_key.grant(
-            iam.ServicePrincipal("events.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*"
         )
         self.notification_topic = sns.Topic(
             self,

@@ -1,11 +1,15 @@
-"""Workflow building blocks: bounded retries of transient errors, and state machines logged and traced."""
+"""Workflow building blocks: bounded retries of transient errors; state machines logged, traced, alarmed."""
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+import jsii
+from aws_cdk import Duration, Names, RemovalPolicy, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
-from constructs import Construct
+from constructs import Construct, IValidation
 
 from stacks.constructs.lambda_function import retention
 
@@ -59,7 +63,12 @@ def logged_state_machine(
     name: str,
     days: int,
 ) -> sfn.StateMachine:
-    """A state machine with a timeout, its full execution data in its own log group, and tracing."""
+    """A state machine with a timeout, every state transition in its own log group, and tracing.
+
+    Execution data (inputs, outputs, errors' causes) stays out of the logs: orders and trials carry
+    customer ids and e-mail addresses, and a log group is kept and read far more widely than the
+    execution history. The history (Standard) keeps it, for as long as Step Functions keeps it.
+    """
     log_group = state_machine_logs(scope, f"{construct_id}Logs", app_name=app_name, name=name, days=days)
     return sfn.StateMachine(
         scope,
@@ -68,5 +77,63 @@ def logged_state_machine(
         definition_body=sfn.DefinitionBody.from_chainable(definition),
         timeout=timeout,
         tracing_enabled=True,
-        logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
+        logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
     )
+
+
+# An execution that ends any of these ways left its order or trial where nobody else will move it.
+EXECUTION_FAILURE_METRICS = ("ExecutionsFailed", "ExecutionsTimedOut", "ExecutionsAborted")
+
+
+class WorkflowAlarms(Construct):
+    """Alarms on every state machine of the stack: failed, timed-out and aborted executions, each
+    notifying the operators' topic. Added last in a stack, it finds the state machines itself, so a
+    new workflow is alarmed without code of its own; a state machine added after it fails the synth."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, alarm_topic: sns.ITopic) -> None:
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        self.alarms: dict[str, list[cloudwatch.Alarm]] = {}
+        for machine in state_machines(stack):
+            name = Names.unique_id(machine)
+            self.alarms[machine.node.path] = [
+                self._alarm(name, metric, machine, alarm_topic) for metric in EXECUTION_FAILURE_METRICS
+            ]
+        self.node.add_validation(_AllAlarmed(self, stack))
+
+    def _alarm(
+        self, name: str, metric_name: str, machine: sfn.StateMachine, alarm_topic: sns.ITopic
+    ) -> cloudwatch.Alarm:
+        alarm = cloudwatch.Alarm(
+            self,
+            f"{name}{metric_name}",
+            alarm_description=f"Step Functions {metric_name} on {machine.node.path}: an execution ended "
+            "without finishing its work; find it in the execution history and the runbook.",
+            metric=machine.metric(metric_name, period=Duration.minutes(5), statistic="Sum"),
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        alarm.add_alarm_action(cw_actions.SnsAction(alarm_topic))
+        return alarm
+
+
+def state_machines(stack: Stack) -> list[sfn.StateMachine]:
+    return [c for c in stack.node.find_all() if isinstance(c, sfn.StateMachine)]
+
+
+@jsii.implements(IValidation)
+class _AllAlarmed:
+    """Synth-time check: every state machine of the stack got its alarms."""
+
+    def __init__(self, alarms: WorkflowAlarms, stack: Stack) -> None:
+        self._alarms = alarms
+        self._stack = stack
+
+    def validate(self) -> list[str]:
+        return [
+            f"{machine.node.path} was added after WorkflowAlarms: create WorkflowAlarms last in the stack"
+            for machine in state_machines(self._stack)
+            if machine.node.path not in self._alarms.alarms
+        ]

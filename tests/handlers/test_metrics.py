@@ -88,3 +88,41 @@ def test_business_counts_of_the_apps_flows(
     handler.lambda_handler(event(source, detail_type), FakeContext())
     names = [metric(doc)[0] for doc in emf_documents(capsys.readouterr().out)]
     assert names == ["Events", business]
+
+
+SENTINEL = "leak.sentinel+42@example.com"
+
+
+@pytest.mark.parametrize(
+    ("source", "detail_type"),
+    [("myapp.userservice", SENTINEL), (SENTINEL, "user_signup"), ("OnlineTrial", f"Trial {SENTINEL}")],
+)
+def test_an_event_with_personal_data_in_its_type_is_counted_without_it(
+    handler: ModuleType, capsys: pytest.CaptureFixture[str], source: str, detail_type: str
+) -> None:
+    # Given an event whose source or DetailType (which anyone in the account may set) holds an address
+    given = event(source, detail_type) | {"detail": {"email": SENTINEL, "name": SENTINEL}}
+    # When it is counted
+    handler.lambda_handler(given, FakeContext())
+    # Then it is counted as `other`, and nothing printed (EMF documents, logs) repeats the address
+    output = capsys.readouterr()
+    [doc] = emf_documents(output.out)
+    assert "other" in (doc["source"], doc["detailType"])
+    assert SENTINEL not in output.out + output.err
+
+
+def test_a_known_app_event_keeps_its_own_dimensions(
+    handler: ModuleType, capsys: pytest.CaptureFixture[str]
+) -> None:
+    handler.lambda_handler(event("myapp.payments", "PaymentCharged"), FakeContext())
+    [doc] = emf_documents(capsys.readouterr().out)
+    assert (doc["source"], doc["detailType"]) == ("myapp.payments", "PaymentCharged")
+
+
+@pytest.mark.parametrize("variable", ["POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_SERVICE_NAME"])
+def test_a_misconfigured_function_fails_its_init_naming_the_variable(
+    aws: None, monkeypatch: pytest.MonkeyPatch, variable: str
+) -> None:
+    monkeypatch.delenv(variable)
+    with pytest.raises(RuntimeError, match=variable):
+        load_handler("metrics.handler")

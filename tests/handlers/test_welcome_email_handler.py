@@ -87,6 +87,9 @@ def test_a_bad_event_sends_nothing_and_fails_with_a_readable_error(
     assert sent_messages() == []
     assert "bad-1" in str(error.value)
     assert reason in str(error.value)
+    # And it repeats none of the input
+    assert "not-an-email" not in str(error.value) and "Test User" not in str(error.value)
+    assert error.value.__cause__ is None and error.value.__suppress_context__
 
 
 def test_a_failed_event_can_be_retried_once_fixed_upstream(handler: ModuleType) -> None:
@@ -109,3 +112,45 @@ def test_a_failed_event_can_be_retried_once_fixed_upstream(handler: ModuleType) 
     handler.lambda_handler(event, FakeContext(aws_request_id="req-2"))
     # Then the email is sent exactly once
     assert len(sent_messages()) == 1
+
+
+SENTINEL = "leak.sentinel+42@example.com"
+
+
+@pytest.mark.parametrize(
+    "detail",
+    [
+        {"email": f"{SENTINEL} ", "name": "x\x00"},  # breaks both patterns
+        {"email": SENTINEL, "name": SENTINEL * 10},  # a name too long
+        {"email": f"<{SENTINEL}>", "name": "Test User", SENTINEL: SENTINEL},
+        {"email": [SENTINEL], "name": {SENTINEL: 1}},
+        {"version": SENTINEL, "email": SENTINEL, "name": "Test User"},
+    ],
+)
+def test_an_invalid_signup_is_parked_and_logged_without_its_personal_data(
+    handler: ModuleType, capsys: pytest.CaptureFixture[str], detail: dict[str, object]
+) -> None:
+    # When an invalid signup carrying an e-mail address arrives
+    with pytest.raises(handler.InvalidSignupEvent) as error:
+        handler.lambda_handler(eventbridge_event(detail, event_id="bad-2"), FakeContext())
+    # Then what Lambda parks in the OnFailure DLQ (the error's message, its type and traceback: no cause)
+    # and everything the function printed (logs, metrics) are free of it
+    assert SENTINEL not in str(error.value) and "bad-2" in str(error.value)
+    assert error.value.__cause__ is None
+    output = capsys.readouterr()
+    assert "InvalidSignupEvent" in output.out  # the metric was written, so the output was captured
+    assert SENTINEL not in output.out + output.err
+
+
+@pytest.mark.parametrize("variable", ["SENDER_EMAIL", "IDEMPOTENCY_TABLE_NAME", "IDEMPOTENCY_EXPIRY_SECONDS"])
+def test_a_misconfigured_function_fails_its_init_naming_the_variable(
+    aws: None, monkeypatch: pytest.MonkeyPatch, variable: str
+) -> None:
+    # Given the function's environment without one of its variables
+    monkeypatch.setenv("SENDER_EMAIL", SENDER)
+    monkeypatch.setenv("IDEMPOTENCY_TABLE_NAME", TABLE)
+    monkeypatch.setenv("IDEMPOTENCY_EXPIRY_SECONDS", "86400")
+    monkeypatch.delenv(variable)
+    # When Lambda loads the handler, then the INIT fails and says which variable to check
+    with pytest.raises(RuntimeError, match=variable):
+        load_handler("welcome_email.handler")

@@ -62,23 +62,32 @@ def test_p4_rules_use_the_custom_bus_except_the_forwarder_and_the_bus_is_not_ope
     templates: Templates,
 ) -> None:
     for _, rule_id, props in resources(templates, "AWS::Events::Rule"):
-        if props.get("EventBusName") == "default":
+        if "ScheduleExpression" in props:
+            # Schedules exist on the default bus only; they carry no event to forward.
+            assert "EventPattern" not in props and props.get("EventBusName") in (None, "default"), rule_id
+        elif props.get("EventBusName") == "default":
             # Only forwarders live on the default bus: every target is the custom bus.
             assert all(
                 "EventingBus" in json.dumps(t["Arn"]) and t.get("RoleArn") for t in props["Targets"]
             ), rule_id
         else:
             assert isinstance(props.get("EventBusName"), dict), f"{rule_id} must name the custom bus"
-    policies = list(resources(templates, "AWS::Events::EventBusPolicy"))
-    assert policies
-    for _, _, props in policies:
-        principal = props["Statement"]["Principal"]
+    policies = [p.get("Policy") for _, _, p in resources(templates, "AWS::Events::EventBus")]
+    assert policies and all(policies)
+    for statement in [s for policy in policies for s in policy["Statement"]]:
+        principal = statement["Principal"]
+        if statement["Effect"] == "Deny":
+            # A Deny may name everyone: it narrows (the app's sources to their producers), never opens.
+            assert statement["Condition"], "an unconditioned Deny would close the bus"
+            continue
         assert principal != "*" and principal != {"AWS": "*"}
-        assert "Condition" in props["Statement"] or ":root" in str(principal)
+        assert "Condition" in statement or ":root" in str(principal)
 
 
 def test_p5_every_pattern_names_a_source(templates: Templates) -> None:
     for _, rule_id, props in resources(templates, "AWS::Events::Rule"):
+        if "ScheduleExpression" in props:
+            continue  # a schedule has no pattern: it fires on time
         sources = props["EventPattern"].get("source")
         assert sources and all(isinstance(s, str) and s for s in sources), f"{rule_id} has no source"
 
@@ -193,7 +202,7 @@ def rule_name_dimension(value: Any) -> str | None:
 @pytest.mark.parametrize("metric", ["FailedInvocations", "InvocationsSentToDLQ"])
 def test_p14_every_rule_is_alarmed_on_delivery_failures(templates: Templates, metric: str) -> None:
     for _, rule_id, props in resources(templates, "AWS::Events::Rule"):
-        on_custom_bus = props.get("EventBusName") != "default"
+        on_custom_bus = props.get("EventBusName", "default") != "default"  # no name: the default bus
         alarms = [
             a
             for a in alarmed(templates)
@@ -291,3 +300,77 @@ def test_no_custom_resources_are_needed_to_deploy(templates: Templates) -> None:
         assert not [
             t for t in types if t.startswith("Custom::") or t == "AWS::CloudFormation::CustomResource"
         ], stack
+
+
+def service_principal_allows(document: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        s for s in statements(document) if s["Effect"] == "Allow" and "Service" in (s.get("Principal") or {})
+    ]
+
+
+def test_key_policies_grant_service_principals_only_with_source_conditions(templates: Templates) -> None:
+    # Given every KMS key's policy
+    keys = list(resources(templates, "AWS::KMS::Key"))
+    assert keys
+    for stack, key_id, props in keys:
+        for statement in service_principal_allows(props["KeyPolicy"]):
+            # Then a service may use the key only for this account's own resources (no confused deputy)
+            keys_in = {name for operator in statement.get("Condition", {}).values() for name in operator}
+            assert {"aws:SourceAccount", "aws:SourceArn"} <= keys_in, f"{stack}/{key_id}: {statement}"
+
+
+def test_topic_policies_let_no_service_publish_without_a_source_arn(templates: Templates) -> None:
+    # EventBridge publishes to the app's topics with a role of the rule's stack (no service principal).
+    policies = list(resources(templates, "AWS::SNS::TopicPolicy"))
+    assert policies
+    for stack, policy_id, props in policies:
+        for statement in service_principal_allows(props["PolicyDocument"]):
+            assert "aws:SourceArn" in json.dumps(statement.get("Condition", {})), f"{stack}/{policy_id}"
+
+
+@pytest.mark.parametrize("metric", ["ExecutionsFailed", "ExecutionsTimedOut", "ExecutionsAborted"])
+def test_every_state_machine_alarms_on_executions_that_did_not_finish(
+    templates: Templates, metric: str
+) -> None:
+    # Given every state machine and every alarm of the app
+    machines = {(stack, i) for stack, i, _ in resources(templates, "AWS::StepFunctions::StateMachine")}
+    alarmed = {
+        (stack, referenced_id(dimension["Value"]))
+        for stack, _, alarm in resources(templates, "AWS::CloudWatch::Alarm")
+        if alarm.get("MetricName") == metric
+        and alarm.get("Namespace") == "AWS/States"
+        and alarm.get("AlarmActions")
+        for dimension in alarm.get("Dimensions", [])
+        if dimension["Name"] == "StateMachineArn"
+    }
+    # Then each has an alarm on this metric that notifies someone
+    assert machines and machines <= alarmed, machines - alarmed
+
+
+def test_no_state_machine_logs_its_execution_data(templates: Templates) -> None:
+    # Orders and trials carry customer ids and e-mail addresses: level ALL, but without the data.
+    machines = list(resources(templates, "AWS::StepFunctions::StateMachine"))
+    assert machines
+    for stack, machine_id, props in machines:
+        logging = props["LoggingConfiguration"]
+        assert (logging["Level"], logging["IncludeExecutionData"]) == ("ALL", False), f"{stack}/{machine_id}"
+
+
+def test_a_state_machine_added_after_the_workflow_alarms_fails_the_synth() -> None:
+    import aws_cdk as cdk
+    from aws_cdk import aws_sns as sns
+    from aws_cdk import aws_stepfunctions as sfn
+
+    from stacks.constructs.workflow import WorkflowAlarms
+
+    # Given a stack whose alarms were added before its second state machine
+    app = cdk.App()
+    stack = cdk.Stack(app, "Probe")
+    topic = sns.Topic(stack, "Topic")
+    sfn.StateMachine(stack, "First", definition_body=sfn.DefinitionBody.from_chainable(sfn.Pass(stack, "A")))
+    alarms = WorkflowAlarms(stack, "WorkflowAlarms", alarm_topic=topic)
+    sfn.StateMachine(stack, "Late", definition_body=sfn.DefinitionBody.from_chainable(sfn.Pass(stack, "B")))
+    # Then the first one is alarmed, and the synth names the late one
+    assert len(next(iter(alarms.alarms.values()))) == 3
+    with pytest.raises(Exception, match="Probe/Late was added after WorkflowAlarms"):
+        app.synth()

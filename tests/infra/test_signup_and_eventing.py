@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from tests.infra.helpers import referenced_id, resources
 
 Templates = dict[str, dict[str, Any]]
@@ -26,23 +28,89 @@ def test_the_custom_bus_is_named_and_archived(templates: Templates) -> None:
     assert archive["RetentionDays"] == 7
 
 
+def bus_policy_statements(templates: Templates) -> list[dict[str, Any]]:
+    # The policy is the bus's own property: one document, no separate EventBusPolicy statements.
+    _, bus = only(templates, EVENTING, "AWS::Events::EventBus")
+    assert not list(resources({EVENTING: templates[EVENTING]}, "AWS::Events::EventBusPolicy"))
+    return list(bus["Policy"]["Statement"])
+
+
 def test_the_bus_policy_allows_only_this_account_to_publish(templates: Templates) -> None:
-    _, policy = only(templates, EVENTING, "AWS::Events::EventBusPolicy")
-    statement = policy["Statement"]
-    assert statement["Action"] == "events:PutEvents"
-    assert ":root" in json.dumps(statement["Principal"]) and "AWS::AccountId" in json.dumps(
-        statement["Principal"]
-    )
+    [allow] = [s for s in bus_policy_statements(templates) if s["Effect"] == "Allow"]
+    assert allow["Action"] == "events:PutEvents"
+    assert ":root" in json.dumps(allow["Principal"]) and "AWS::AccountId" in json.dumps(allow["Principal"])
+    assert "Condition" not in allow  # the tutorial's source stays open to the account's principals
 
 
-def test_the_default_bus_forwards_the_apps_sources_to_the_custom_bus(templates: Templates) -> None:
+@pytest.mark.parametrize(
+    ("source", "producer_stack"),
+    [
+        ("myapp.orders", "EventDriven-Orders"),
+        ("myapp.payments", "EventDriven-Orders"),
+        ("OnlineTrial", "EventDriven-Trials"),
+    ],
+)
+def test_the_bus_policy_lets_only_the_producing_stacks_roles_put_the_apps_sources(
+    templates: Templates, source: str, producer_stack: str
+) -> None:
+    # Given the bus policy's Deny statements
+    denies = [s for s in bus_policy_statements(templates) if s["Effect"] == "Deny"]
+    # Then exactly one denies putting this source (if any entry carries it) to every principal
+    [deny] = [d for d in denies if d["Condition"]["ForAnyValue:StringEquals"]["events:source"] == [source]]
+    assert deny["Principal"] == {"AWS": "*"} and deny["Action"] == "events:PutEvents"
+    # except the roles of the stack that produces it (CloudFormation names them `<Stack>-<Id>-<suffix>`)
+    [pattern] = deny["Condition"]["ArnNotLike"]["aws:PrincipalArn"]
+    joined = "".join(p if isinstance(p, str) else json.dumps(p) for p in pattern["Fn::Join"][1])
+    assert joined.endswith(f":role/{producer_stack}-*") and "AWS::AccountId" in joined
+    assert set(deny["Condition"]) == {"ForAnyValue:StringEquals", "ArnNotLike"}
+
+
+def test_the_tutorials_source_is_not_reserved(templates: Templates) -> None:
+    denied = [s for s in bus_policy_statements(templates) if s["Effect"] == "Deny"]
+    assert denied and "myapp.userservice" not in json.dumps(denied)
+
+
+def test_no_role_is_named_so_generated_names_start_with_their_stack(templates: Templates) -> None:
+    # The bus policy matches producers by `role/<StackName>-*`: that holds only for generated names.
+    roles = list(resources(templates, "AWS::IAM::Role"))
+    assert roles and [(stack, i) for stack, i, p in roles if "RoleName" in p] == []
+
+
+def test_the_default_bus_forwards_only_the_tutorials_source_to_the_custom_bus(templates: Templates) -> None:
     bus_id, _ = only(templates, EVENTING, "AWS::Events::EventBus")
     _, rule = only(templates, EVENTING, "AWS::Events::Rule", "ForwardFromDefaultBus")
     assert rule["EventBusName"] == "default"
-    assert rule["EventPattern"] == {"source": ["myapp.userservice", "myapp.orders", "OnlineTrial"]}
+    assert rule["EventPattern"] == {"source": ["myapp.userservice"]}
     [target] = rule["Targets"]
     assert referenced_id(target["Arn"]) == bus_id
     assert referenced_id(target["RoleArn"])  # same-account bus targets need a role
+
+
+def test_one_metrics_consumer_with_the_bus_sees_every_source_of_the_app(templates: Templates) -> None:
+    # Given every rule and function of the app
+    every_source = ["myapp.userservice", "myapp.orders", "myapp.payments", "OnlineTrial"]
+    catch_all = [
+        (s, p)
+        for s, _, p in resources(templates, "AWS::Events::Rule")
+        if p.get("EventPattern") == {"source": every_source}
+    ]
+    metrics = [
+        (s, i, p)
+        for s, i, p in resources(templates, "AWS::Lambda::Function")
+        if p["Handler"].startswith("metrics.")
+    ]
+    # Then one rule on the custom bus sends every app source to the one metrics function, in eventing
+    [(rule_stack, rule)] = catch_all
+    [(function_stack, function_id, _)] = metrics
+    assert rule_stack == function_stack == EVENTING
+    assert [referenced_id(t["Arn"]) for t in rule["Targets"]] == [function_id]
+    assert referenced_id(rule["EventBusName"])
+    assert {"MetricsFunctionName", "MetricsLogGroupName"} <= set(templates[EVENTING]["Outputs"])
+    # And its log group is new: the trials stack still holds /aws/lambda/EventDriven-metrics until its update
+    [(_, _, group)] = [
+        r for r in resources({EVENTING: templates[EVENTING]}, "AWS::Logs::LogGroup") if "Metrics" in r[1]
+    ]
+    assert group["LogGroupName"] == "/aws/lambda/EventDriven-eventing-metrics"
 
 
 def test_the_signup_rule_matches_user_signup_on_the_custom_bus(templates: Templates) -> None:
@@ -89,9 +157,21 @@ def test_the_sender_identity_is_declared_and_the_function_may_send_only_from_it(
     _identity_id, identity = only(templates, SIGNUP, "AWS::SES::EmailIdentity")
     assert identity["EmailIdentity"] == "no-reply@example.com"
     _, policy = only(templates, SIGNUP, "AWS::IAM::Policy", "WelcomeEmail")
-    ses_statements = [s for s in policy["PolicyDocument"]["Statement"] if "ses:SendEmail" in str(s["Action"])]
+    ses_statements = [s for s in policy["PolicyDocument"]["Statement"] if "ses:" in str(s["Action"])]
+    assert [s["Action"] for s in ses_statements] == ["ses:SendEmail"]
     assert ses_statements and "*" not in json.dumps([s["Resource"] for s in ses_statements])
     assert "identity/" in json.dumps(ses_statements)
+
+
+def test_the_welcome_email_function_gets_exactly_the_idempotency_calls_on_its_table(
+    templates: Templates,
+) -> None:
+    table_id, _ = only(templates, SIGNUP, "AWS::DynamoDB::Table")
+    _, policy = only(templates, SIGNUP, "AWS::IAM::Policy", "WelcomeEmail")
+    dynamodb = [s for s in policy["PolicyDocument"]["Statement"] if "dynamodb:" in json.dumps(s["Action"])]
+    assert [(sorted(s["Action"]), referenced_id(s["Resource"])) for s in dynamodb] == [
+        (["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], table_id)
+    ]
 
 
 def test_stack_outputs_name_everything_a_user_or_test_needs(templates: Templates) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import uuid
 from typing import Any
@@ -223,3 +224,42 @@ def test_input_and_input_path_are_applied(local: Local, scratch_queue: tuple[str
 def test_the_archive_receives_the_buses_events(local: Local) -> None:
     archive = local.client("events").describe_archive(ArchiveName=local.output("ArchiveName"))
     assert archive["EventCount"] >= 1
+
+
+def test_the_deployed_bus_policy_reserves_the_apps_sources_to_roles_of_their_stacks(local: Local) -> None:
+    # Given the bus policy as deployed, and the roles the app's functions run under
+    policy = json.loads(
+        local.client("events").describe_event_bus(Name=local.output("EventBusName"))["Policy"]
+    )
+    exceptions = {
+        statement["Condition"]["ForAnyValue:StringEquals"]["events:source"][0]: statement["Condition"][
+            "ArnNotLike"
+        ]["aws:PrincipalArn"]
+        for statement in policy["Statement"]
+        if statement["Effect"] == "Deny"
+    }
+    roles = {
+        f["FunctionName"]: f["Role"] for f in local.client("lambda").list_functions(MaxItems=200)["Functions"]
+    }
+
+    def may_put(source: str, role_arn: str) -> bool:
+        patterns = exceptions[source]
+        return any(
+            fnmatch.fnmatchcase(role_arn, p) for p in ([patterns] if isinstance(patterns, str) else patterns)
+        )
+
+    # Then the app's sources are reserved and the tutorial's is not
+    assert set(exceptions) == {"myapp.orders", "myapp.payments", "OnlineTrial"}
+    # And a function's generated role name starts with its stack's name, so each stack's roles pass only
+    # for the sources that stack produces
+    by_stack = {
+        stack: [role for name, role in roles.items() if name.startswith(f"{stack}-")]
+        for stack in ("EventDriven-Orders", "EventDriven-Trials", "EventDriven-Signup")
+    }
+    assert all(by_stack.values()), by_stack
+    assert all(
+        may_put("myapp.orders", r) and may_put("myapp.payments", r) for r in by_stack["EventDriven-Orders"]
+    )
+    assert all(may_put("OnlineTrial", r) for r in by_stack["EventDriven-Trials"])
+    assert not any(may_put("OnlineTrial", r) for r in by_stack["EventDriven-Orders"])
+    assert not any(may_put(s, r) for s in exceptions for r in by_stack["EventDriven-Signup"])

@@ -190,8 +190,8 @@ def test_parse_trial_event_types_the_detail_by_its_detail_type() -> None:
 @pytest.mark.parametrize(
     ("event", "says"),
     [
-        (envelope("TrialAssigned", detail("ASSIGNED")), "detail-type 'TrialAssigned'"),
-        (envelope("TrialRequested", detail(), source="myapp.orders"), "source 'myapp.orders'"),
+        (envelope("TrialAssigned", detail("ASSIGNED")), "OnlineTrial/TrialAssigned is not one of"),
+        (envelope("TrialRequested", detail(), source="myapp.orders"), "another source or detail-type"),
         (envelope("TrialRequested", detail("EXPIRED")), "status"),
         (envelope("TrialRequested", detail(leadId="")), "leadId"),
         (envelope("TrialRequested", "not an object"), "detail"),
@@ -244,3 +244,42 @@ def test_the_apis_request_model_agrees_with_the_contract() -> None:
     for name in ("leadId", "type"):
         assert api[name]["max_length"] == fields[name]["maxLength"]
     assert api["type"]["pattern"] == fields["type"]["pattern"]
+
+
+SECRET = "jane.doe@example.com"  # what a sender might put where it does not belong
+
+
+@pytest.mark.parametrize("model", TRIAL_EVENTS)
+@pytest.mark.parametrize(
+    "body",
+    [
+        detail(leadId=SECRET + "\x00"),
+        detail(trialId=SECRET),
+        detail(type=SECRET),
+        detail(requestedAt=SECRET),
+        detail(status=SECRET),
+        {**detail(), SECRET: "x"},
+        {**detail(), "note": SECRET},
+    ],
+)
+def test_no_contract_error_echoes_a_value_of_the_event(model: type[TrialEvent], body: dict[str, Any]) -> None:
+    # Given an event of the model's type with a value it must not repeat
+    event = envelope(model.DETAIL_TYPE, body)
+    # When it is parsed, and when it is parsed as another type
+    for accepted in (model, next(m for m in TRIAL_EVENTS if m is not model)):
+        with pytest.raises(InvalidTrialEvent) as error:
+            parse_trial_event(event, accepted)
+        # Then the error names the event and what is wrong, never the value (nor a made-up field name)
+        assert "evt-1" in str(error.value) and SECRET not in str(error.value)
+
+
+def test_no_request_error_echoes_a_value_of_the_body() -> None:
+    with pytest.raises(ValidationError) as error:
+        RequestTrial.model_validate_json(json.dumps({"leadId": SECRET + "\x00", "type": SECRET}))
+    assert SECRET not in json.dumps(error.value.errors(include_input=False, include_url=False))
+
+
+def test_an_event_from_another_source_is_not_named_in_the_error() -> None:
+    with pytest.raises(InvalidTrialEvent) as error:
+        parse_trial_event(envelope(SECRET, detail(), source=SECRET), TrialRequested)
+    assert SECRET not in str(error.value)

@@ -10,7 +10,8 @@ from shared.contracts.envelope import EventBridgeEvent
 
 SOURCE = "OnlineTrial"
 
-TrialStatus = Literal["REQUESTED", "ASSIGNED", "FAILED", "EXPIRED"]
+# NEEDS_ATTENTION: the stuck-trial sweep's verdict on a trial still REQUESTED past its deadline.
+TrialStatus = Literal["REQUESTED", "ASSIGNED", "FAILED", "EXPIRED", "NEEDS_ATTENTION"]
 
 # Canonical lowercase UUID text, as uuid4() prints it: the trial id is also an execution and stack name.
 TRIAL_ID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
@@ -114,23 +115,35 @@ class InvalidTrialEvent(ValueError):
 
 
 def parse_trial_event(event: Any, *accepted: type[TrialEventT]) -> EventBridgeEvent[TrialEventT]:
-    """The EventBridge event with its typed detail, if it is one of `accepted`; else InvalidTrialEvent."""
+    """The EventBridge event with its typed detail, if it is one of `accepted`; else InvalidTrialEvent.
+
+    The error names the event by its id (EventBridge's, not the sender's) and the broken fields with
+    the rule each breaks, never a value the sender put in the event."""
     event_id = event.get("id") if isinstance(event, dict) else None
     source = event.get("source") if isinstance(event, dict) else None
     detail_type = event.get("detail-type") if isinstance(event, dict) else None
     model = next((m for m in accepted if (source, detail_type) == (m.SOURCE, m.DETAIL_TYPE)), None)
     if model is None:
         expected = ", ".join(m.DETAIL_TYPE for m in accepted)
-        raise InvalidTrialEvent(
-            f"event {event_id}: source {source!r} detail-type {detail_type!r} is not one of "
-            f"{SOURCE}/{{{expected}}}"
-        )
+        # Named only when it is one of the contract's own types: a sender's made-up value is not echoed.
+        known = source == SOURCE and detail_type in {m.DETAIL_TYPE for m in TRIAL_EVENTS}
+        got = f"{SOURCE}/{detail_type}" if known else "another source or detail-type"
+        raise InvalidTrialEvent(f"event {event_id}: {got} is not one of {SOURCE}/{{{expected}}}")
     # The detail model is picked at run time, which mypy cannot follow through the generic's subscript.
     envelope: Any = EventBridgeEvent
     try:
         return cast("EventBridgeEvent[TrialEventT]", envelope[model].model_validate(event))
     except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors(include_url=False)
-        )
-        raise InvalidTrialEvent(f"{detail_type} event {event_id} is invalid: {problems}") from error
+        raise InvalidTrialEvent(f"{detail_type} event {event_id} is invalid: {problems(error)}") from error
+
+
+def problems(error: ValidationError) -> str:
+    """Each broken field and the rule it breaks, without a value from the input: not the value, and not
+    the name of a field the sender made up (an extra field is reported as `<extra field>`)."""
+    found = []
+    for e in error.errors(include_url=False, include_input=False, include_context=False):
+        location = [str(part) for part in e["loc"]]
+        if e["type"] == "extra_forbidden" and location:
+            location[-1] = "<extra field>"
+        found.append(f"{'.'.join(location) or 'detail'}: {e['msg']}")
+    return "; ".join(found)
