@@ -43,9 +43,15 @@ def outcome(fault_cloud: Local, request: pytest.FixtureRequest) -> Outcome:
     verdicts = {invariant.name: invariant.check(run, snapshot) for invariant in INVARIANTS}
     table = render(run, snapshot, verdicts)
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None and (scale.name == "full" or os.environ.get("FAULTS_PRINT")):
-        reporter.write_line("")
-        reporter.write_line(table)
+    capture = request.config.pluginmanager.getplugin("capturemanager")
+    if (
+        reporter is not None
+        and capture is not None
+        and (scale.name == "full" or os.environ.get("FAULTS_PRINT"))
+    ):
+        with capture.global_and_fixture_disabled():  # the table goes to the terminal, not the captured output
+            reporter.write_line("")
+            reporter.write_line(table)
     if os.environ.get("FAULTS_TABLE"):
         Path(os.environ["FAULTS_TABLE"]).write_text(table + "\n")
     return Outcome(run, snapshot, verdicts, table)
