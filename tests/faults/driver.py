@@ -193,8 +193,11 @@ class Driver:
 
     def plan_orders(self) -> None:
         rng = self.random
+        # Orders 1-6 are one of each unhappy kind (and the scarce item sold out), so even the reduced
+        # run has them; the rest are drawn: 75 % normal, 5 % unknown SKU, 10 % declined, 10 % scarce.
+        fixed = [0.01, 0.10, 0.20, 0.20, 0.20, 0.20]
         for n in range(self.scale.orders):
-            roll = rng.random()
+            roll = fixed[n - 1] if 1 <= n <= len(fixed) else rng.random()
             if n == 0 or roll >= 0.25:
                 intent, sku, quantity = "normal", rng.choice(("FZ-BOOK", "FZ-MUG")), rng.randint(1, 3)
             elif roll < 0.05:
