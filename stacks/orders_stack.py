@@ -66,5 +66,13 @@ class OrdersStack(Stack):
             "PaymentFunctionName": (flow.payment.function.function_name, "Payment service Lambda"),
             "AccountingFunctionName": (flow.accounting.function.function_name, "Ledger writer"),
             "OrderStatusFunctionName": (flow.status.function.function_name, "IoT status publisher"),
+            "AccountingFailureDlqUrl": (
+                flow.accounting.failures.queue.queue_url,
+                "Payment events accounting refused (unconfirmed by the payments table) or failed on",
+            ),
+            "OrderSweeperRuleName": (
+                flow.sweeper.rule.rule_name,
+                "The order sweeper's schedule (rate 5 minutes)",
+            ),
         }
         add_outputs(self, outputs)

@@ -1,4 +1,10 @@
-"""Turns OrderCompleted and refunded OrderFailed events into ledger entries; only the Ledger port here."""
+"""Turns PaymentCharged and PaymentRefunded into ledger entries, after the payments table confirms them.
+
+The events are triggers, not evidence: accounting reads the order's payment record (consistent read)
+and writes what the record says. `CHARGE#<orderId>` is written once; `REFUND#<orderId>` only in one
+transaction with a check that the CHARGE exists. An event the table does not confirm (a forgery, or
+a producer bug) raises, so the invocation fails and lands in the consumer's OnFailure DLQ with the reason.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +14,14 @@ from typing import Any, Literal, Protocol, TypeAlias
 from pydantic import ValidationError
 
 from shared.contracts.envelope import EventBridgeEvent
-from shared.contracts.orders import SOURCE, OrderCompleted, OrderFailed
+from shared.contracts.payments import SOURCE, PaymentCharged, PaymentRefunded
+from shared.validation import describe
 
-CompletedEvent: TypeAlias = EventBridgeEvent[OrderCompleted]
-FailedEvent: TypeAlias = EventBridgeEvent[OrderFailed]
-EVENT_MODELS: dict[str, type[CompletedEvent] | type[FailedEvent]] = {
-    OrderCompleted.DETAIL_TYPE: CompletedEvent,
-    OrderFailed.DETAIL_TYPE: FailedEvent,
+ChargedEvent: TypeAlias = EventBridgeEvent[PaymentCharged]
+RefundedEvent: TypeAlias = EventBridgeEvent[PaymentRefunded]
+EVENT_MODELS: dict[str, type[ChargedEvent] | type[RefundedEvent]] = {
+    PaymentCharged.DETAIL_TYPE: ChargedEvent,
+    PaymentRefunded.DETAIL_TYPE: RefundedEvent,
 }
 
 
@@ -22,76 +29,122 @@ class InvalidLedgerEvent(ValueError):
     """The event is not one accounting records, or breaks its contract; the message says which and how."""
 
 
-@dataclass(frozen=True)
-class LedgerEntry:
-    """One line of the ledger: a sale (+) or a refund (-) of one order, recorded once."""
+class UnconfirmedPayment(ValueError):
+    """The payments table does not confirm the event (forged, or not recorded): nothing is written."""
 
-    entry_id: str  # "<orderId>#SALE" | "<orderId>#REFUND": a second delivery finds it taken
+
+@dataclass(frozen=True)
+class PaymentFacts:
+    """The order's payment record, as the payments table holds it."""
+
     order_id: str
-    customer_id: str
-    kind: Literal["SALE", "REFUND"]
+    status: str
+    charge_id: str | None
     amount_cents: int
     currency: str | None
+    refund_id: str | None
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """One line of the ledger: a charge (+) or a refund (-) of one order, recorded once."""
+
+    entry_id: str  # "CHARGE#<orderId>" | "REFUND#<orderId>": a second delivery finds it taken
+    order_id: str
+    kind: Literal["CHARGE", "REFUND"]
+    amount_cents: int
+    currency: str
+    reference: str  # the provider's charge or refund id
     event_id: str
-    event_time: str
-    invoice_key: str | None = None
+
+
+class Payments(Protocol):
+    def get(self, order_id: str) -> PaymentFacts | None: ...
 
 
 class Ledger(Protocol):
-    def record(self, entry: LedgerEntry, *, at: str) -> bool:
-        """Writes the entry unless one with its id exists; False when it did."""
+    def record_charge(self, entry: LedgerEntry, *, at: str) -> bool:
+        """Writes the CHARGE unless it exists; False when it did."""
+        ...
+
+    def record_refund(self, entry: LedgerEntry, *, charge_entry_id: str, at: str) -> bool:
+        """Writes the REFUND with a check that the CHARGE exists, in one transaction; False when the
+        REFUND exists already; UnconfirmedPayment when there is no CHARGE."""
         ...
 
 
-def parse_event(event: Any) -> CompletedEvent | FailedEvent:
+def parse_event(event: Any) -> ChargedEvent | RefundedEvent:
     detail_type = event.get("detail-type") if isinstance(event, dict) else None
     model = EVENT_MODELS.get(str(detail_type))
     if model is None or event.get("source") != SOURCE:
         raise InvalidLedgerEvent(
-            f"event {_event_id(event)} is not an order event accounting records: "
+            f"event {_event_id(event)} is not a payment event accounting records: "
             f"source={event.get('source') if isinstance(event, dict) else None!r} detail-type={detail_type!r}"
         )
     try:
         return model.model_validate(event)
     except ValidationError as error:
-        raise InvalidLedgerEvent(f"{detail_type} event {_event_id(event)} is invalid: {error}") from error
+        raise InvalidLedgerEvent(
+            f"{detail_type} event {_event_id(event)} is invalid: {describe(error)}"
+        ) from error
 
 
-def entry_for(event: CompletedEvent | FailedEvent) -> LedgerEntry | None:
-    """The ledger entry an event makes, or None (an OrderFailed that refunded nothing moves no money)."""
-    detail = event.detail
-    common = {
-        "order_id": detail.orderId,
-        "customer_id": detail.customerId,
-        "event_id": event.id,
-        "event_time": event.time.isoformat(),
-    }
-    if isinstance(detail, OrderCompleted):
-        return LedgerEntry(
-            entry_id=f"{detail.orderId}#SALE",
-            kind="SALE",
-            amount_cents=detail.totalCents,
-            currency=detail.currency,
-            invoice_key=detail.invoiceKey,
-            **common,
-        )
-    if not detail.refunded or detail.refundedCents == 0:
-        return None
+def charge_entry(facts: PaymentFacts, event_id: str) -> LedgerEntry:
+    assert facts.charge_id is not None and facts.currency is not None
     return LedgerEntry(
-        entry_id=f"{detail.orderId}#REFUND",
-        kind="REFUND",
-        amount_cents=-detail.refundedCents,
-        currency=detail.currency,
-        **common,
+        entry_id=f"CHARGE#{facts.order_id}",
+        order_id=facts.order_id,
+        kind="CHARGE",
+        amount_cents=facts.amount_cents,
+        currency=facts.currency,
+        reference=facts.charge_id,
+        event_id=event_id,
     )
 
 
-def record_event(event: CompletedEvent | FailedEvent, *, ledger: Ledger, now: str) -> dict[str, Any]:
-    """{"recorded": true, "entryId"} for a new entry; {"recorded": false, ...} for a repeat or no money."""
-    entry = entry_for(event)
-    if entry is None:
-        return {"recorded": False, "entryId": None}
-    return {"recorded": ledger.record(entry, at=now), "entryId": entry.entry_id}
+def confirmed(event: ChargedEvent | RefundedEvent, payments: Payments) -> PaymentFacts:
+    """The payment record that backs the event, or UnconfirmedPayment saying what does not match."""
+    detail = event.detail
+    facts = payments.get(detail.orderId)
+    what = f"{event.detail_type} {event.id} for order {detail.orderId}"
+    if facts is None or facts.charge_id is None:
+        raise UnconfirmedPayment(f"{what}: the payments table has no charge for the order")
+    if (facts.charge_id, facts.amount_cents, facts.currency) != (
+        detail.chargeId,
+        detail.amountCents,
+        detail.currency,
+    ):
+        raise UnconfirmedPayment(f"{what}: charge id, amount or currency differ from the payments table")
+    if isinstance(detail, PaymentRefunded) and (facts.status, facts.refund_id) != (
+        "REFUNDED",
+        detail.refundId,
+    ):
+        raise UnconfirmedPayment(f"{what}: the payments table has no such refund")
+    return facts
+
+
+def record_event(
+    event: ChargedEvent | RefundedEvent, *, payments: Payments, ledger: Ledger, now: str
+) -> dict[str, Any]:
+    """{"recorded": true, "entryId"} for a new entry; {"recorded": false, ...} for a repeat."""
+    facts = confirmed(event, payments)
+    charge = charge_entry(facts, event.id)
+    if isinstance(event.detail, PaymentCharged):
+        return {"recorded": ledger.record_charge(charge, at=now), "entryId": charge.entry_id}
+    # The table confirms the charge too: a refund that overtook its PaymentCharged records both.
+    ledger.record_charge(charge, at=now)
+    assert facts.refund_id is not None
+    refund = LedgerEntry(
+        entry_id=f"REFUND#{facts.order_id}",
+        order_id=facts.order_id,
+        kind="REFUND",
+        amount_cents=-facts.amount_cents,
+        currency=charge.currency,
+        reference=facts.refund_id,
+        event_id=event.id,
+    )
+    recorded = ledger.record_refund(refund, charge_entry_id=charge.entry_id, at=now)
+    return {"recorded": recorded, "entryId": refund.entry_id}
 
 
 def _event_id(event: Any) -> str:

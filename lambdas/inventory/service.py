@@ -1,4 +1,4 @@
-"""Reserve and release stock for an order; no AWS here, only the StockStore port."""
+"""Reserve, commit (reserved -> sold) and release an order's stock; no AWS here, only the StockStore port."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from shared.contracts.orders import MAX_LINES, SKU_PATTERN, UUID_PATTERN
+from shared.validation import describe
 
 
 class InvalidInventoryRequest(ValueError):
@@ -17,6 +18,10 @@ class OutOfStock(Exception):
     """A line cannot be reserved: not enough available, or no such SKU. Nothing was reserved.
 
     The class name is the contract: Lambda reports it as errorType, which the workflow catches."""
+
+
+class NothingReserved(Exception):
+    """Commit found no reservation for the order (never reserved, or released): nothing to sell."""
 
 
 class InsufficientStock(Exception):
@@ -38,13 +43,13 @@ class ReservationLine(BaseModel):
 
 
 class InventoryRequest(BaseModel):
-    """The workflow's payload: `{"action": "reserve" | "release", "orderId", "lines"}`."""
+    """The workflow's payload: `{"action": "reserve" | "commit" | "release", "orderId", "lines"}`."""
 
     model_config = ConfigDict(frozen=True)
 
-    action: Literal["reserve", "release"]
+    action: Literal["reserve", "commit", "release"]
     orderId: str = Field(pattern=UUID_PATTERN)
-    # Release reads what was reserved from the reservation itself; lines are needed only to reserve.
+    # Commit and release read what was reserved from the reservation itself; lines matter to reserve.
     lines: list[ReservationLine] = Field(default_factory=list, max_length=MAX_LINES)
 
     @model_validator(mode="after")
@@ -69,8 +74,13 @@ class StockStore(Protocol):
         False when this order already holds a reservation (nothing changed)."""
         ...
 
+    def commit(self, order_id: str) -> bool:
+        """Moves the order's reserved quantities to sold; False when already sold (nothing changed),
+        NothingReserved when the order holds no reservation."""
+        ...
+
     def release(self, order_id: str) -> bool:
-        """Returns the order's reserved quantities to available; False when it holds no reservation."""
+        """Returns the order's reserved (or sold) quantities to available; False when it holds none."""
         ...
 
 
@@ -78,11 +88,12 @@ def parse_request(event: Any) -> InventoryRequest:
     try:
         return InventoryRequest.model_validate(event)
     except ValidationError as error:
-        raise InvalidInventoryRequest(f"invalid inventory request: {error}") from error
+        raise InvalidInventoryRequest(f"invalid inventory request: {describe(error)}") from error
 
 
 def handle(request: InventoryRequest, *, store: StockStore) -> dict[str, Any]:
     """Reserve: {"reserved": true, "orderId"} (also when already reserved), or OutOfStock.
+    Commit: {"committed": true} when stock moved to sold, false when it had already.
     Release: {"released": true} when stock went back, {"released": false} when there was none held."""
     if request.action == "reserve":
         try:
@@ -90,4 +101,6 @@ def handle(request: InventoryRequest, *, store: StockStore) -> dict[str, Any]:
         except InsufficientStock as error:
             raise OutOfStock(str(error)) from error
         return {"reserved": True, "orderId": request.orderId}
+    if request.action == "commit":
+        return {"committed": store.commit(request.orderId)}
     return {"released": store.release(request.orderId)}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 from typing import Any
 
@@ -14,16 +13,25 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from payment.adapters import DynamoDBPayments, StepFunctionsTasks
+from payment.adapters import DynamoDBPayments, DynamoDBPaymentTokens, StepFunctionsTasks
+from payment.config import charge_config
 from payment.provider import SimulatedPaymentProvider
-from payment.service import InvalidPaymentRequest, Outcome, parse_payment_request, process_payment
-from payment.token_bridge import with_token
+from payment.service import (
+    InvalidPaymentRequest,
+    Outcome,
+    PaymentPorts,
+    parse_payment_request,
+    process_payment,
+    task_token_of,
+)
 from shared.clock import utc_now
+from shared.eventbus import EventBridgePublisher
 
 logger = Logger()
 metrics = Metrics()
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 session = boto3.session.Session()
+config = charge_config()  # checked at INIT: a misconfigured function fails before it takes a message
 
 METRIC_OF = {
     Outcome.CHARGED: "PaymentsCharged",
@@ -31,19 +39,11 @@ METRIC_OF = {
     Outcome.ALREADY_REFUNDED: "PaymentsRedelivered",
     Outcome.DECLINED: "PaymentsDeclined",
     Outcome.TRANSIENT: "PaymentsTransientFailures",
+    Outcome.NO_TOKEN: "PaymentsWithoutToken",
     Outcome.STALE: "PaymentsStale",
+    Outcome.LATE_REFUNDED: "PaymentsRefundedLate",
     Outcome.UNANSWERED: "PaymentsUnanswered",
 }
-
-
-@lru_cache(maxsize=1)
-def provider() -> SimulatedPaymentProvider:
-    return SimulatedPaymentProvider(limit_cents=int(os.environ.get("PAYMENT_LIMIT_CENTS", "100000")))
-
-
-@lru_cache(maxsize=1)
-def records() -> DynamoDBPayments:
-    return DynamoDBPayments(session.client("dynamodb"), table_name=os.environ["PAYMENTS_TABLE_NAME"])
 
 
 @lru_cache(maxsize=1)
@@ -51,16 +51,47 @@ def tasks() -> StepFunctionsTasks:
     return StepFunctionsTasks(session.client("stepfunctions"))
 
 
+@lru_cache(maxsize=1)
+def ports() -> PaymentPorts:
+    dynamodb = session.client("dynamodb")
+    return PaymentPorts(
+        provider=SimulatedPaymentProvider(limit_cents=config.payment_limit_cents),
+        records=DynamoDBPayments(dynamodb, table_name=config.payments_table_name),
+        tokens=DynamoDBPaymentTokens(dynamodb, table_name=config.payment_tokens_table_name),
+        tasks=tasks(),
+        events=EventBridgePublisher(session.client("events"), bus_name=config.event_bus_name),
+        now=utc_now,
+    )
+
+
 def record_handler(record: SQSRecord) -> str:
     logger.set_correlation_id(record.message_id)
     try:
-        request = parse_payment_request(with_token(record.body, lambda: session.client("dynamodb")))
+        request = parse_payment_request(record.body)
     except InvalidPaymentRequest as error:
-        # Raised: the batch reports this message failed; after maxReceiveCount SQS parks it in the DLQ.
         metrics.add_metric(name="PaymentsPoisonMessages", unit=MetricUnit.Count, value=1)
+        token = task_token_of(record.body)
         logger.error("Poison payment message", extra={"message_id": record.message_id, "reason": str(error)})
+        if token is not None:
+            # It can never become valid: its order fails now (and is compensated) instead of waiting
+            # for the heartbeat. The message is done.
+            tasks().fail(token, error="InvalidPaymentRequest", cause=str(error))
+            return "invalid"
+        raise  # no order to tell: the batch reports it failed, and SQS parks it in the DLQ
+    try:
+        outcome = process_payment(request, ports())
+    except Exception:
+        if int(record.attributes.approximate_receive_count) >= config.payment_max_receives:
+            # The last receive before SQS parks the message: fail its order now, so the workflow
+            # compensates instead of waiting for the heartbeat (the message still lands in the DLQ).
+            metrics.add_metric(name="PaymentsPoisonMessages", unit=MetricUnit.Count, value=1)
+            logger.exception(
+                "Payment message failed on its last receive", extra={"order_id": request.orderId}
+            )
+            tasks().fail(
+                request.taskToken, error="PaymentPoisonMessage", cause="the payment service kept failing"
+            )
         raise
-    outcome = process_payment(request, provider=provider(), records=records(), tasks=tasks(), now=utc_now)
     metrics.add_metric(name=METRIC_OF[outcome], unit=MetricUnit.Count, value=1)
     details = {"order_id": request.orderId, "attempt": request.attempt, "outcome": str(outcome)}
     if outcome is Outcome.UNANSWERED:

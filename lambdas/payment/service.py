@@ -1,7 +1,14 @@
-"""Charges an order once and answers the workflow, or refunds it once; only ports here, no AWS."""
+"""Charges an order once and answers the workflow, or refunds it once; only ports here, no AWS.
+
+The payments table holds one record per order, and every move of money is a conditional write on it:
+CHARGED (money taken), REFUNDED (taken and given back) or VOIDED (a tombstone: the order was
+refunded before any charge landed, so a charge that lands later gives itself back). Each move is
+announced as PaymentCharged / PaymentRefunded after its record is written, and again on a retry.
+"""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from enum import StrEnum
@@ -10,7 +17,9 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from payment.provider import Charge, PaymentDeclined, PaymentProvider, PaymentTransientError
-from shared.contracts.orders import UUID_PATTERN, Currency, PaymentToken
+from shared.contracts.orders import UUID_PATTERN, Currency, PaymentRef
+from shared.contracts.payments import PaymentCharged, PaymentRefunded
+from shared.validation import describe  # never the input values (they hold task tokens)
 
 
 class InvalidPaymentRequest(ValueError):
@@ -22,7 +31,8 @@ class InvalidRefundRequest(ValueError):
 
 
 class PaymentRequest(BaseModel):
-    """The body of a payment queue message, sent by the workflow's waitForTaskToken task."""
+    """The body of a payment queue message, sent by the workflow's waitForTaskToken task.
+    It names the token by `paymentRef`: the token itself stays in the PaymentTokens table."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -30,7 +40,7 @@ class PaymentRequest(BaseModel):
     orderId: str = Field(pattern=UUID_PATTERN)
     amountCents: int = Field(ge=0)
     currency: Currency
-    paymentToken: PaymentToken
+    paymentRef: PaymentRef
     attempt: int = Field(default=0, ge=0)  # the workflow's retry count: $$.State.RetryCount
 
 
@@ -40,29 +50,57 @@ class RefundRequest(BaseModel):
     orderId: str = Field(pattern=UUID_PATTERN)
 
 
+Status = Literal["CHARGED", "REFUNDED", "VOIDED"]
+
+
 @dataclass(frozen=True)
 class PaymentRecord:
-    """What the payments table holds per order."""
+    """What the payments table holds per order (a VOIDED tombstone has no charge)."""
 
     order_id: str
-    charge_id: str
-    amount_cents: int
-    currency: str
-    status: Literal["CHARGED", "REFUNDED"]
+    status: Status
+    charge_id: str | None = None
+    amount_cents: int = 0
+    currency: str | None = None
+    charged_at: str | None = None
+    refund_id: str | None = None
+    refunded_at: str | None = None
+
+
+@dataclass(frozen=True)
+class StoredToken:
+    order_id: str
+    token: str
 
 
 class PaymentRecords(Protocol):
-    """The payments table: one record per order."""
+    """The payments table: one record per order, each change conditional."""
 
     def get(self, order_id: str) -> PaymentRecord | None: ...
 
-    def record_charge(self, record: PaymentRecord, *, at: str) -> bool:
-        """Stores a CHARGED record; False (and nothing written) when the order has one already."""
+    def record_charge(self, record: PaymentRecord) -> bool:
+        """Stores a CHARGED record; False (nothing written) when the order has a record already."""
         ...
 
     def mark_refunded(self, order_id: str, *, refund_id: str, at: str) -> bool:
         """CHARGED -> REFUNDED; False when the record was not CHARGED."""
         ...
+
+    def void(self, order_id: str, *, at: str) -> bool:
+        """Writes the VOIDED tombstone; False when the order has a record already."""
+        ...
+
+    def refund_late_charge(self, record: PaymentRecord) -> bool:
+        """VOIDED -> REFUNDED with the charge and its refund; False when the record was not VOIDED."""
+        ...
+
+
+class PaymentTokens(Protocol):
+    """The PaymentTokens table, written by intake: the one place the token is kept."""
+
+    def get(self, payment_ref: str) -> StoredToken | None: ...
+
+    def delete(self, payment_ref: str) -> None: ...
 
 
 class TaskResponder(Protocol):
@@ -76,24 +114,23 @@ class TaskResponder(Protocol):
     def fail(self, token: str, *, error: str, cause: str) -> bool: ...
 
 
+class PaymentEvents(Protocol):
+    def publish(self, *details: PaymentCharged | PaymentRefunded) -> None: ...
+
+
 class Outcome(StrEnum):
     CHARGED = "charged"
     ALREADY_CHARGED = "already-charged"  # a redelivery: the recorded charge is reported again
     ALREADY_REFUNDED = "already-refunded"
     DECLINED = "declined"
     TRANSIENT = "transient"
+    NO_TOKEN = "no-token"  # the token is gone (or belongs to another order): nothing to charge with
     STALE = "stale"  # the workflow stopped waiting before we started: nothing charged
-    # Charged, but the workflow stopped waiting in the meantime: the charge stays recorded, so the
-    # workflow's refund finds it if it runs later; otherwise it needs reconciling (logged as an error).
+    # Charged, but the order was refunded (tombstone) before the charge was recorded: given back at once.
+    LATE_REFUNDED = "late-refunded"
+    # Charged, but the workflow stopped waiting in the meantime: the charge stays recorded, and the
+    # workflow's compensation (which runs when the task times out) refunds it.
     UNANSWERED = "unanswered"
-
-
-def describe(error: ValidationError) -> str:
-    """The violations without the input values (which hold tokens)."""
-    return "; ".join(
-        f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}"
-        for e in error.errors(include_url=False, include_input=False)
-    )
 
 
 def parse_payment_request(body: str) -> PaymentRequest:
@@ -101,6 +138,15 @@ def parse_payment_request(body: str) -> PaymentRequest:
         return PaymentRequest.model_validate_json(body)
     except ValidationError as error:
         raise InvalidPaymentRequest(f"invalid payment request: {describe(error)}") from error
+
+
+def task_token_of(body: str) -> str | None:
+    """The task token of a message that is otherwise unusable, so its order can still be failed."""
+    try:
+        token = json.loads(body).get("taskToken")
+    except (ValueError, AttributeError):
+        return None
+    return token if isinstance(token, str) and 0 < len(token) <= 2048 else None
 
 
 def parse_refund_request(event: Any) -> RefundRequest:
@@ -115,30 +161,58 @@ def charge_output(record: PaymentRecord) -> dict[str, Any]:
     return {"chargeId": record.charge_id, "amountCents": record.amount_cents}
 
 
-def process_payment(
-    request: PaymentRequest,
-    *,
-    provider: PaymentProvider,
-    records: PaymentRecords,
-    tasks: TaskResponder,
-    now: Callable[[], str],
-) -> Outcome:
+def charged_event(record: PaymentRecord) -> PaymentCharged:
+    return PaymentCharged.model_validate(
+        {
+            "orderId": record.order_id,
+            "chargeId": record.charge_id,
+            "amountCents": record.amount_cents,
+            "currency": record.currency,
+            "chargedAt": record.charged_at,
+        }
+    )
+
+
+def refunded_event(record: PaymentRecord) -> PaymentRefunded:
+    return PaymentRefunded.model_validate(
+        {
+            "orderId": record.order_id,
+            "chargeId": record.charge_id,
+            "refundId": record.refund_id,
+            "amountCents": record.amount_cents,
+            "currency": record.currency,
+            "refundedAt": record.refunded_at,
+        }
+    )
+
+
+@dataclass(frozen=True)
+class PaymentPorts:
+    provider: PaymentProvider
+    records: PaymentRecords
+    tokens: PaymentTokens
+    tasks: TaskResponder
+    events: PaymentEvents
+    now: Callable[[], str]
+
+
+def process_payment(request: PaymentRequest, ports: PaymentPorts) -> Outcome:
     """Charges the order at most once and tells the workflow how it went (task success or failure)."""
-    token = request.taskToken
+    token, tasks = request.taskToken, ports.tasks
     # A message that waited in the queue past the task's heartbeat/timeout belongs to an order the
     # workflow has already failed and compensated: charging it now would take money for nothing.
     if not tasks.heartbeat(token):
         return Outcome.STALE
-    existing = records.get(request.orderId)
+    existing = ports.records.get(request.orderId)
     if existing is not None:
-        if existing.status == "REFUNDED":
-            tasks.fail(token, error="PaymentAlreadyRefunded", cause=f"order {request.orderId} was refunded")
-            return Outcome.ALREADY_REFUNDED
-        tasks.succeed(token, charge_output(existing))
-        return Outcome.ALREADY_CHARGED
+        return _answer_recorded(request, existing, ports)
+    stored = ports.tokens.get(request.paymentRef)
+    if stored is None or stored.order_id != request.orderId:
+        tasks.fail(token, error="PaymentTokenMissing", cause=f"no payment token for order {request.orderId}")
+        return Outcome.NO_TOKEN
     try:
-        charge: Charge = provider.charge(
-            request.orderId, request.amountCents, request.currency, request.paymentToken, request.attempt
+        charge: Charge = ports.provider.charge(
+            request.orderId, request.amountCents, request.currency, stored.token, request.attempt
         )
     except PaymentDeclined as error:
         tasks.fail(token, error="PaymentDeclined", cause=str(error))
@@ -149,32 +223,78 @@ def process_payment(
         return Outcome.TRANSIENT
     record = PaymentRecord(
         order_id=request.orderId,
+        status="CHARGED",
         charge_id=charge.charge_id,
         amount_cents=charge.amount_cents,
         currency=request.currency,
-        status="CHARGED",
+        charged_at=ports.now(),
     )
-    if not records.record_charge(record, at=now()):
-        # A concurrent delivery recorded this order's charge first (the provider charged once: same key).
-        record = records.get(request.orderId) or record
-    if not tasks.succeed(token, charge_output(record)):
+    if ports.records.record_charge(record):
+        return _answer_recorded(request, record, ports, fresh=True)
+    # Someone wrote first: a concurrent delivery (the provider charged once: same key), or the
+    # refund's tombstone, in which case this charge landed too late and goes back at once.
+    found = ports.records.get(request.orderId)
+    if found is not None and found.status == "VOIDED":
+        return _refund_late_charge(request, record, ports)
+    record = found or record
+    return _answer_recorded(request, record, ports)
+
+
+def _answer_recorded(
+    request: PaymentRequest, record: PaymentRecord, ports: PaymentPorts, *, fresh: bool = False
+) -> Outcome:
+    token = request.taskToken
+    if record.status != "CHARGED":
+        ports.tasks.fail(token, error="PaymentAlreadyRefunded", cause=f"order {request.orderId} was refunded")
+        return Outcome.ALREADY_REFUNDED
+    # Published again on every delivery: a publish lost after the record is made good by the retry.
+    ports.events.publish(charged_event(record))
+    # The token has served its purpose once the charge is recorded.
+    ports.tokens.delete(request.paymentRef)
+    answered = ports.tasks.succeed(token, charge_output(record))
+    if not answered:
         return Outcome.UNANSWERED
-    return Outcome.CHARGED
+    return Outcome.CHARGED if fresh else Outcome.ALREADY_CHARGED
+
+
+def _refund_late_charge(request: PaymentRequest, charge: PaymentRecord, ports: PaymentPorts) -> Outcome:
+    assert charge.charge_id is not None
+    refund_id = ports.provider.refund(charge.order_id, charge.charge_id, charge.amount_cents)
+    refunded = replace(charge, status="REFUNDED", refund_id=refund_id, refunded_at=ports.now())
+    if ports.records.refund_late_charge(refunded):
+        ports.events.publish(charged_event(refunded), refunded_event(refunded))
+    ports.tokens.delete(request.paymentRef)
+    ports.tasks.fail(
+        request.taskToken, error="PaymentAlreadyRefunded", cause=f"order {request.orderId} was refunded"
+    )
+    return Outcome.LATE_REFUNDED
 
 
 def refund_order(
-    request: RefundRequest, *, provider: PaymentProvider, records: PaymentRecords, now: Callable[[], str]
+    request: RefundRequest,
+    *,
+    provider: PaymentProvider,
+    records: PaymentRecords,
+    events: PaymentEvents,
+    now: Callable[[], str],
 ) -> dict[str, Any]:
-    """Refunds the order's charge once. {"refunded": false, "refundedCents": 0} when nothing was charged;
-    an already refunded order answers as the refund did, so a retried invocation reports the same."""
+    """Refunds the order's charge once, and leaves a tombstone when nothing was charged yet.
+    An already refunded order answers as the refund did, so a retried invocation reports the same."""
     record = records.get(request.orderId)
     if record is None:
-        return {"refunded": False, "refundedCents": 0}
+        if records.void(request.orderId, at=now()):
+            return {"refunded": False, "refundedCents": 0}
+        record = records.get(request.orderId)  # a charge was recorded meanwhile: refund it
+        assert record is not None
     if record.status == "CHARGED":
+        assert record.charge_id is not None
         refund_id = provider.refund(record.order_id, record.charge_id, record.amount_cents)
-        if not records.mark_refunded(record.order_id, refund_id=refund_id, at=now()):
-            record = records.get(request.orderId) or record  # refunded concurrently
+        at = now()
+        if records.mark_refunded(record.order_id, refund_id=refund_id, at=at):
+            record = replace(record, status="REFUNDED", refund_id=refund_id, refunded_at=at)
         else:
-            record = replace(record, status="REFUNDED")
-    refunded = record.status == "REFUNDED"
-    return {"refunded": refunded, "refundedCents": record.amount_cents if refunded else 0}
+            record = records.get(request.orderId) or record  # refunded concurrently
+    if record.status != "REFUNDED":
+        return {"refunded": False, "refundedCents": 0}
+    events.publish(refunded_event(record))
+    return {"refunded": True, "refundedCents": record.amount_cents}

@@ -8,6 +8,7 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_sns as sns
@@ -29,6 +30,8 @@ OUTBOX_LAG_ALARM = Duration.minutes(5)
 # Which orders-table changes the outbox is invoked for: what it publishes (events_for), nothing else.
 OUTBOX_FILTERS = [
     {"eventName": lambda_.FilterRule.is_equal("INSERT")},
+    # The workflows' status transitions (events_for publishes only those that change `status`).
+    {"eventName": lambda_.FilterRule.is_equal("MODIFY")},
 ]
 
 
@@ -101,7 +104,12 @@ class OrderIntake(Construct):
         )
         self.function = self.api.function
         # Exactly what it calls: TransactWriteItems is authorized as a PutItem per table.
-        orders.grant(self.function, "dynamodb:PutItem", "dynamodb:GetItem")
+        # On the table only: Table.grant would add the sweeper's index, which intake never reads.
+        iam.Grant.add_to_principal(
+            grantee=self.function,
+            actions=["dynamodb:PutItem", "dynamodb:GetItem"],
+            resource_arns=[orders.table_arn],
+        )
         self.payment_tokens.grant(self.function, "dynamodb:PutItem")
         inventory.grant(self.function, "dynamodb:BatchGetItem")
         # Powertools idempotency: put the in-progress record, read it, complete it, delete it on an

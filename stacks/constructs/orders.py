@@ -2,33 +2,31 @@
 
 from __future__ import annotations
 
-import aws_cdk as cdk
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
-from aws_cdk import aws_lambda_event_sources as sources
-from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
-from aws_cdk import aws_sns_subscriptions as subscriptions
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from stacks.constructs.dead_letter_queue import DeadLetterQueue
 from stacks.constructs.event_consumer import EventConsumer
-from stacks.constructs.event_route import DefaultBusForwarder, EventRoute
+from stacks.constructs.event_route import EventRoute
 from stacks.constructs.idempotency_table import IDEMPOTENCY_EXPIRY, IdempotencyTable
+from stacks.constructs.invoices import Invoices
 from stacks.constructs.lambda_function import AppFunction, FunctionDefaults
 from stacks.constructs.nag import acknowledge_wildcards, logical_id
+from stacks.constructs.order_children import ChildResources
 from stacks.constructs.order_intake import OrderIntake
-from stacks.constructs.order_workflows import OrderWorkflow
+from stacks.constructs.order_notifications import OrderNotifications
+from stacks.constructs.order_sweeper import OrderSweeper
+from stacks.constructs.order_workflows import ORDER_STUCK_AFTER, PAYMENT_HEARTBEAT, OrderWorkflow
+from stacks.constructs.payment_service import PaymentService
+from stacks.constructs.pinned import pinned_id
 
 SOURCE = "myapp.orders"
-PAYMENT_TIMEOUT = Duration.seconds(30)
-PAYMENT_CONCURRENCY = 2  # the provider's rate limit: a burst of orders queues up instead of overrunning it
-PAYMENT_MAX_RECEIVES = 5
+PAYMENTS_SOURCE = "myapp.payments"
+ORDERS_BY_STATUS = "ByStatus"
 
 
 def table(
@@ -71,6 +69,19 @@ class OrderFlow(Construct):
         self.inventory = table(self, "InventoryTable", "sku")
         self.payments = table(self, "PaymentsTable", "orderId")
         self.ledger = table(self, "LedgerTable", "entryId")
+        # The sweeper's view of the orders: by status, oldest change first (keys only, so cheap to keep).
+        self.orders.add_global_secondary_index(
+            index_name=ORDERS_BY_STATUS,
+            partition_key=dynamodb.Attribute(name="status", type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name="updatedAt", type=dynamodb.AttributeType.STRING),
+            projection_type=dynamodb.ProjectionType.KEYS_ONLY,
+        )
+        acknowledge_wildcards(
+            self,
+            reason="Grants on the orders table cover its indexes (`/index/*`): the sweeper queries "
+            f"{ORDERS_BY_STATUS}, and CDK grants name every index of the table that way.",
+            resources=[f"<{logical_id(self.orders)}.Arn>/index/*"],
+        )
         self.idempotency = IdempotencyTable(self, "Idempotency")
 
         # -- intake: POST /orders and GET /orders/{orderId}; the outbox publishes what it stores ----
@@ -86,117 +97,58 @@ class OrderFlow(Construct):
             defaults=defaults,
         )
 
-        # -- inventory and refunds, called by the workflow ---------------------------------------
+        # -- inventory, called by the workflows --------------------------------------------------
         self.inventory_fn = AppFunction(
             self,
             "Inventory",
             handler="inventory.handler.lambda_handler",
-            description="Reserves and releases stock for an order, atomically and idempotently",
+            description="Reserves, commits and releases stock for an order, atomically and idempotently",
             service_name="inventory",
             environment={"INVENTORY_TABLE_NAME": self.inventory.table_name},
             defaults=self._defaults,
         )
-        self.inventory.grant_read_write_data(self.inventory_fn.function)
-        self.refund_fn = AppFunction(
-            self,
-            "Refund",
-            handler="payment.refund.lambda_handler",
-            description="Refunds an order's charge, once",
-            service_name="payment-refund",
-            environment={"PAYMENTS_TABLE_NAME": self.payments.table_name},
-            defaults=self._defaults,
+        # TransactWriteItems is authorized per item: Put/Update/Delete of markers and stock items.
+        self.inventory.grant(
+            self.inventory_fn.function,
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:DeleteItem",
+            "dynamodb:ConditionCheckItem",
         )
-        self.payments.grant_read_write_data(self.refund_fn.function)
 
         # -- the payment service: a slower consumer draining its queue at its own pace -----------
-        self.payment_dlq = DeadLetterQueue(
-            self, "PaymentDlq", purpose="payment requests", alarm_topic=alarm_topic
-        )
-        self.payment_queue = sqs.Queue(
-            self,
-            "PaymentQueue",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            visibility_timeout=Duration.seconds(int(PAYMENT_TIMEOUT.to_seconds()) * 6),
-            retention_period=Duration.days(4),
-            dead_letter_queue=sqs.DeadLetterQueue(
-                queue=self.payment_dlq.queue, max_receive_count=PAYMENT_MAX_RECEIVES
-            ),
-        )
-        self.payment = AppFunction(
+        self.payment_service = PaymentService(
             self,
             "Payment",
-            handler="payment.handler.lambda_handler",
-            description="Charges orders through the payment provider and answers the workflow's task token",
-            service_name="payment",
-            timeout=PAYMENT_TIMEOUT,
-            reserved_concurrency=PAYMENT_CONCURRENCY,
-            environment={
-                "PAYMENTS_TABLE_NAME": self.payments.table_name,
-                "PAYMENT_LIMIT_CENTS": "100000",
-                "PAYMENT_TOKENS_TABLE_NAME": self.intake.payment_tokens.table_name,
-            },
-            defaults=self._defaults,
+            payments=self.payments,
+            payment_tokens=self.intake.payment_tokens,
+            bus=bus,
+            alarm_topic=alarm_topic,
+            defaults=defaults,
+            heartbeat=PAYMENT_HEARTBEAT,
         )
-        cdk.Validations.of(self.payment.function).acknowledge(
-            cdk.Acknowledgment(
-                id="Serverless-LambdaEventSourceMappingDestination",
-                reason="An SQS source redrives failed messages to the queue's own DLQ after 5 receives; "
-                "mapping destinations exist for stream sources only.",
-            )
-        )
-        self.payment.function.add_event_source(
-            sources.SqsEventSource(
-                self.payment_queue,
-                batch_size=10,
-                max_batching_window=Duration.seconds(1),
-                report_batch_item_failures=True,
-                # No more batches in flight than the function may run: beyond its reserved concurrency
-                # Lambda's pollers are throttled, and every throttled receive counts toward the DLQ.
-                max_concurrency=PAYMENT_CONCURRENCY,
-            )
-        )
-        self.payments.grant_read_write_data(self.payment.function)
-        self.intake.payment_tokens.grant(self.payment.function, "dynamodb:GetItem")  # token_bridge
+        self.payment_queue = self.payment_service.queue
+        self.payment_dlq = self.payment_service.dlq
+        self.payment = self.payment_service.charge
+        self.refund_fn = self.payment_service.refund
 
         # -- workflows ---------------------------------------------------------------------------
-        self.invoices = s3.Bucket(
-            self,
-            "Invoices",
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
-            versioned=True,
-            removal_policy=RemovalPolicy.RETAIN,
-        )
-        # S3 → EventBridge set on the bucket itself: CDK's `event_bridge_enabled` would add a custom
-        # resource (a Lambda) to do what CloudFormation does natively.
-        cfn_bucket = self.invoices.node.default_child
-        assert isinstance(cfn_bucket, s3.CfnBucket)
-        cfn_bucket.notification_configuration = s3.CfnBucket.NotificationConfigurationProperty(
-            event_bridge_configuration=s3.CfnBucket.EventBridgeConfigurationProperty(
-                event_bridge_enabled=True
-            )
-        )
-        cdk.Validations.of(self.invoices).acknowledge(
-            cdk.Acknowledgment(
-                id="AwsSolutions-S1",
-                reason="Invoices are written only by the fulfillment workflow, whose every call is in its "
-                "execution history and CloudTrail; server access logs would add a bucket and no insight.",
-            )
-        )
+        self.invoices_service = Invoices(self, "InvoiceStore", bus=bus, alarm_topic=alarm_topic)
+        self.invoices = self.invoices_service.bucket
         self.workflow = OrderWorkflow(
             self,
             "Workflow",
-            bus=bus,
-            orders=self.orders,
-            customers=self.customers,
-            inventory_fn=self.inventory_fn.function,
-            refund_fn=self.refund_fn.function,
+            res=ChildResources(
+                orders=self.orders,
+                customers=self.customers,
+                inventory_fn=self.inventory_fn.function,
+                refund_fn=self.refund_fn.function,
+                invoices=self.invoices,
+                app_name=app_name,
+                log_retention_days=log_retention_days,
+            ),
             payment_queue=self.payment_queue,
-            invoices=self.invoices,
-            app_name=app_name,
-            log_retention_days=log_retention_days,
         )
         self.workflow.state_machine.grant_task_response(self.payment.function)
         workflow = self.workflow
@@ -219,8 +171,13 @@ class OrderFlow(Construct):
         )
         acknowledge_wildcards(
             workflow.fulfillment.role,
-            reason=f"{log_delivery} Invoices are one object per order under invoices/.",
-            resources=["*", f"<{logical_id(self.invoices)}.Arn>/invoices/*"],
+            reason=f"{log_delivery} Invoices are one object per order under invoices/; LambdaInvoke "
+            "grants the inventory function with its versions (`:*`).",
+            resources=[
+                "*",
+                f"<{pinned_id(self.invoices)}.Arn>/invoices/*",
+                f"<{logical_id(self.inventory_fn.function)}.Arn>:*",
+            ],
         )
         acknowledge_wildcards(
             workflow.compensation.role,
@@ -242,31 +199,36 @@ class OrderFlow(Construct):
             alarm_topic=alarm_topic,
         )
         self.started_by.to(targets.SfnStateMachine(self.workflow.state_machine, **self.started_by.delivery))
+        self.sweeper = OrderSweeper(
+            self,
+            "Sweeper",
+            orders=self.orders,
+            status_index=ORDERS_BY_STATUS,
+            stuck_after=ORDER_STUCK_AFTER,
+            alarm_topic=alarm_topic,
+            defaults=defaults,
+        )
 
         # -- consumers of the events -------------------------------------------------------------
         self.accounting = EventConsumer(
             self,
             "Accounting",
             bus=bus,
-            pattern=events.EventPattern(source=[SOURCE], detail_type=["OrderCompleted", "OrderFailed"]),
+            pattern=events.EventPattern(
+                source=[PAYMENTS_SOURCE], detail_type=["PaymentCharged", "PaymentRefunded"]
+            ),
             handler="accounting.handler.lambda_handler",
-            description="Writes a ledger entry per completed or refunded order",
+            description="Writes a ledger entry per charge and per refund the payments table confirms",
             service_name="accounting",
             alarm_topic=alarm_topic,
             defaults=defaults,
-            environment={"LEDGER_TABLE_NAME": self.ledger.table_name},
+            environment={
+                "LEDGER_TABLE_NAME": self.ledger.table_name,
+                "PAYMENTS_TABLE_NAME": self.payments.table_name,
+            },
         )
-        self.ledger.grant_read_write_data(self.accounting.function)
-        # OrderFailed reaches accounting only when money went back.
-        self.accounting.route.with_raw_pattern(
-            {
-                "source": [SOURCE],
-                "$or": [
-                    {"detail-type": ["OrderCompleted"]},
-                    {"detail-type": ["OrderFailed"], "detail": {"refunded": [True]}},
-                ],
-            }
-        )
+        self.ledger.grant(self.accounting.function, "dynamodb:PutItem", "dynamodb:ConditionCheckItem")
+        self.payments.grant(self.accounting.function, "dynamodb:GetItem")
 
         self.status = EventConsumer(
             self,
@@ -297,75 +259,16 @@ class OrderFlow(Construct):
         )
 
         # -- notifications: a service subscriber (SQS) and people (email) ------------------------
-        key = kms.Key(
+        self.order_notifications = OrderNotifications(
             self,
-            "NotificationKey",
-            description="Encrypts the order notification topic",
-            enable_key_rotation=True,
-            removal_policy=RemovalPolicy.DESTROY,
-        )
-        # EventBridge publishes with a role (EventRoute.to_topic): no service principal on this key.
-        self.notifications = sns.Topic(
-            self, "Notifications", display_name="Order notifications", master_key=key, enforce_ssl=True
-        )
-        self.subscriber_dlq = DeadLetterQueue(
-            self,
-            "SubscriberDlq",
-            purpose="order notifications the service subscriber missed",
-            alarm_topic=alarm_topic,
-        )
-        self.subscriber_queue = sqs.Queue(
-            self,
-            "NotificationSubscriber",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(4),
-            dead_letter_queue=sqs.DeadLetterQueue(queue=self.subscriber_dlq.queue, max_receive_count=5),
-        )
-        self.notifications.add_subscription(
-            subscriptions.SqsSubscription(
-                self.subscriber_queue, raw_message_delivery=True, dead_letter_queue=self.subscriber_dlq.queue
-            )
-        )
-        if notification_email:
-            self.notifications.add_subscription(
-                subscriptions.EmailSubscription(
-                    notification_email, dead_letter_queue=self.subscriber_dlq.queue
-                )
-            )
-        order_id = events.EventField.from_path("$.detail.orderId")
-        outcome = events.EventField.from_path("$.detail-type")
-        self.notify = EventRoute(
-            self,
-            "NotifyRoute",
+            "OrderNotifications",
             bus=bus,
-            pattern=events.EventPattern(
-                source=[SOURCE], detail_type=["OrderCompleted", "OrderFailed", "OrderRejected"]
-            ),
-            description="Order outcomes, as one readable line, to the notification topic",
+            source=SOURCE,
             alarm_topic=alarm_topic,
-        ).to_topic(self.notifications, events.RuleTargetInput.from_text(f"{outcome}: order {order_id}"))
-
-        # The invoice's own event: S3 notifies the default bus; forward this bucket's to the custom bus.
-        invoice_created = events.EventPattern(
-            source=["aws.s3"],
-            detail_type=["Object Created"],
-            detail={"bucket": {"name": [self.invoices.bucket_name]}},
+            notification_email=notification_email,
         )
-        self.invoice_forwarding = DefaultBusForwarder(
-            self,
-            "ForwardInvoiceEvents",
-            bus=bus,
-            pattern=invoice_created,
-            description="Forwards the invoice bucket's Object Created events from the default bus",
-            alarm_topic=alarm_topic,
-        )
-        key_path = events.EventField.from_path("$.detail.object.key")
-        self.invoice_route = EventRoute(
-            self,
-            "InvoiceCreatedRoute",
-            bus=bus,
-            pattern=invoice_created,
-            description="A new invoice in S3: tell the customer",
-            alarm_topic=alarm_topic,
-        ).to_topic(self.notifications, events.RuleTargetInput.from_text(f"Invoice ready: {key_path}"))
+        self.notifications = self.order_notifications.topic
+        self.subscriber_queue = self.order_notifications.subscriber_queue
+        self.subscriber_dlq = self.order_notifications.subscriber_dlq
+        self.notify = self.order_notifications.route
+        self.invoices_service.notify(self.notifications)

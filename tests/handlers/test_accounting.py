@@ -1,104 +1,110 @@
-"""The accounting handler against moto: a ledger entry per sale and per refund, once, and bad events."""
+"""The accounting handler against moto: one entry per confirmed charge and refund; forgeries refused."""
 
 from __future__ import annotations
 
 from types import ModuleType
 from typing import Any
 
+import boto3
 import pytest
 
 from tests.handlers.conftest import load_handler
 from tests.handlers.orders_conftest_helpers import ORDER_ID, context, create_table, order_event, scan
 
 TABLE = "ledger"
-COMPLETED = {
+PAYMENTS = "payments"
+CHARGED = {
     "version": "1.0",
     "orderId": ORDER_ID,
-    "customerId": "customer-0001",
-    "totalCents": 3399,
+    "chargeId": "ch_0123456789abcdef",
+    "amountCents": 3399,
     "currency": "EUR",
-    "invoiceKey": f"invoices/{ORDER_ID}.json",
+    "chargedAt": "2026-11-22T10:00:01.000Z",
 }
-FAILED = {
+REFUNDED = {
     "version": "1.0",
     "orderId": ORDER_ID,
-    "customerId": "customer-0001",
-    "reason": "States.Timeout",
-    "refunded": True,
-    "refundedCents": 3399,
+    "chargeId": "ch_0123456789abcdef",
+    "refundId": "re_0123456789abcdef",
+    "amountCents": 3399,
+    "currency": "EUR",
+    "refundedAt": "2026-11-22T10:05:00.000Z",
 }
 
 
 @pytest.fixture
 def handler(aws: None, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    # Given the ledger table
+    # Given the ledger and payments tables
     create_table(TABLE, "entryId")
+    create_table(PAYMENTS, "orderId")
     monkeypatch.setenv("LEDGER_TABLE_NAME", TABLE)
+    monkeypatch.setenv("PAYMENTS_TABLE_NAME", PAYMENTS)
     return load_handler("accounting.handler")
 
 
-def invoke(handler: ModuleType, event: dict[str, Any]) -> Any:
+def payment_record(status: str) -> None:
+    item = {
+        "orderId": {"S": ORDER_ID},
+        "status": {"S": status},
+        "chargeId": {"S": "ch_0123456789abcdef"},
+        "amountCents": {"N": "3399"},
+        "currency": {"S": "EUR"},
+    }
+    if status == "REFUNDED":
+        item["refundId"] = {"S": "re_0123456789abcdef"}
+    boto3.client("dynamodb").put_item(TableName=PAYMENTS, Item=item)
+
+
+def invoke(handler: ModuleType, detail_type: str, detail: dict[str, Any], event_id: str = "evt-1") -> Any:
+    event = order_event(detail_type, detail, event_id=event_id, source="myapp.payments")
     return handler.lambda_handler(event, context("accounting"))
 
 
-def test_a_completed_order_is_one_sale_in_the_ledger(handler: ModuleType) -> None:
-    # When OrderCompleted arrives
-    result = invoke(handler, order_event("OrderCompleted", COMPLETED, event_id="evt-sale"))
-    # Then the ledger holds one sale of the order's total, traced to the event
-    assert result == {"recorded": True, "entryId": f"{ORDER_ID}#SALE"}
-    [entry] = scan(TABLE)
-    assert (entry["entryId"], entry["kind"], int(entry["amountCents"]), entry["currency"]) == (
-        f"{ORDER_ID}#SALE",
-        "SALE",
-        3399,
-        "EUR",
-    )
-    assert (entry["orderId"], entry["eventId"], entry["invoiceKey"]) == (
-        ORDER_ID,
-        "evt-sale",
-        f"invoices/{ORDER_ID}.json",
-    )
-    assert entry["recordedAt"].endswith("Z")
+def entries() -> list[tuple[str, str, int]]:
+    return sorted((e["entryId"], e["kind"], int(e["amountCents"])) for e in scan(TABLE))
 
 
-def test_a_refunded_failure_is_one_negative_refund_entry(handler: ModuleType) -> None:
-    result = invoke(handler, order_event("OrderFailed", FAILED, event_id="evt-refund"))
-    assert result == {"recorded": True, "entryId": f"{ORDER_ID}#REFUND"}
-    [entry] = scan(TABLE)
-    assert (entry["kind"], int(entry["amountCents"]), entry["eventId"]) == ("REFUND", -3399, "evt-refund")
-    assert "currency" not in entry  # OrderFailed carries no currency unless the workflow adds it
+def test_a_confirmed_charge_is_one_charge_entry_even_when_delivered_twice(handler: ModuleType) -> None:
+    # Given the payments table records the charge
+    payment_record("CHARGED")
+    # When PaymentCharged arrives twice
+    first = invoke(handler, "PaymentCharged", CHARGED, "evt-1")
+    second = invoke(handler, "PaymentCharged", CHARGED, "evt-2")
+    # Then the ledger holds one CHARGE of the recorded amount
+    assert (first["recorded"], second["recorded"]) == (True, False)
+    assert entries() == [(f"CHARGE#{ORDER_ID}", "CHARGE", 3399)]
 
 
-def test_the_same_order_event_delivered_twice_is_recorded_once(handler: ModuleType) -> None:
-    # Given a sale already recorded
-    invoke(handler, order_event("OrderCompleted", COMPLETED, event_id="evt-1"))
-    # When the event is delivered again (a retry, or a replay from the archive under a new id)
-    again = invoke(handler, order_event("OrderCompleted", COMPLETED, event_id="evt-1"))
-    replay = invoke(handler, order_event("OrderCompleted", COMPLETED, event_id="evt-replayed"))
-    # Then nothing more is written
-    assert again["recorded"] is False and replay["recorded"] is False
-    assert [entry["eventId"] for entry in scan(TABLE)] == ["evt-1"]
-
-
-def test_a_failure_without_a_refund_writes_nothing(handler: ModuleType) -> None:
-    result = invoke(handler, order_event("OrderFailed", {**FAILED, "refunded": False, "refundedCents": 0}))
-    assert result["recorded"] is False
-    assert scan(TABLE) == []
+def test_a_confirmed_refund_is_recorded_against_its_charge_and_balances(handler: ModuleType) -> None:
+    payment_record("REFUNDED")
+    invoke(handler, "PaymentCharged", CHARGED)
+    invoke(handler, "PaymentRefunded", REFUNDED, "evt-2")
+    invoke(handler, "PaymentRefunded", REFUNDED, "evt-3")
+    assert entries() == [(f"CHARGE#{ORDER_ID}", "CHARGE", 3399), (f"REFUND#{ORDER_ID}", "REFUND", -3399)]
 
 
 @pytest.mark.parametrize(
-    ("event", "why"),
+    ("record", "detail_type", "detail"),
     [
-        (order_event("OrderPlaced", COMPLETED, event_id="bad-1"), "bad-1"),
-        (order_event("OrderCompleted", COMPLETED, event_id="bad-2", source="myapp.other"), "bad-2"),
-        (order_event("OrderCompleted", {**COMPLETED, "currency": "JPY"}, event_id="bad-3"), "currency"),
-        (order_event("OrderFailed", {**FAILED, "refundedCents": -1}, event_id="bad-4"), "refundedCents"),
-        (order_event("OrderCompleted", "not an object", event_id="bad-5"), "bad-5"),
+        (None, "PaymentCharged", CHARGED),
+        ("CHARGED", "PaymentCharged", {**CHARGED, "amountCents": 1}),
+        ("CHARGED", "PaymentRefunded", REFUNDED),
+        (None, "PaymentRefunded", REFUNDED),
     ],
+    ids=["charge not in the table", "other amount", "refund not in the table", "refund without charge"],
 )
-def test_an_invalid_event_fails_clearly_and_writes_nothing(
-    handler: ModuleType, event: dict[str, Any], why: str
+def test_a_forged_payment_event_is_refused_and_writes_nothing(
+    handler: ModuleType, record: str | None, detail_type: str, detail: dict[str, Any]
 ) -> None:
-    with pytest.raises(handler.InvalidLedgerEvent, match=why):
-        invoke(handler, event)
+    if record:
+        payment_record(record)
+    # Raised: Lambda retries, then parks the event in the consumer's OnFailure DLQ with the reason
+    with pytest.raises(handler.UnconfirmedPayment, match="payments table"):
+        invoke(handler, detail_type, detail)
     assert scan(TABLE) == []
+
+
+def test_an_order_event_is_not_a_ledger_event(handler: ModuleType) -> None:
+    event = order_event("OrderCompleted", {"orderId": ORDER_ID})
+    with pytest.raises(handler.InvalidLedgerEvent, match="not a payment event"):
+        handler.lambda_handler(event, context("accounting"))

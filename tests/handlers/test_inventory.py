@@ -45,6 +45,14 @@ def stock() -> dict[str, tuple[int, int]]:
     }
 
 
+def sold() -> dict[str, int]:
+    return {
+        item["sku"]: int(item.get("sold", 0))
+        for item in scan(TABLE)
+        if not item["sku"].startswith("reservation#")
+    }
+
+
 def markers() -> list[dict[str, Any]]:
     return [item for item in scan(TABLE) if item["sku"].startswith("reservation#")]
 
@@ -102,6 +110,39 @@ def test_releasing_returns_the_reserved_stock_once(handler: ModuleType) -> None:
     assert (first, second) == ({"released": True}, {"released": False})
     assert stock() == {"BOOK-0001": (5, 0), "MUG-0042": (1, 0)}
     assert markers() == []
+
+
+def test_committing_sells_the_reservation_once(handler: ModuleType) -> None:
+    # Given a reserved order
+    invoke(handler, "reserve")
+    # When fulfillment commits it, twice (a rerun of the Express child)
+    first = invoke(handler, "commit")
+    second = invoke(handler, "commit")
+    # Then reserved moved to sold once; available + reserved + sold is what it was
+    assert (first, second) == ({"committed": True}, {"committed": False})
+    assert stock() == {"BOOK-0001": (3, 0), "MUG-0042": (0, 0)}
+    assert sold() == {"BOOK-0001": 2, "MUG-0042": 1}
+
+
+def test_committing_an_order_never_reserved_fails_and_changes_nothing(handler: ModuleType) -> None:
+    # Raised: its class name is the errorType fulfillment fails with (and compensates)
+    with pytest.raises(Exception, match="holds no reservation") as error:
+        invoke(handler, "commit", order_id=OTHER_ORDER_ID)
+    assert type(error.value).__name__ == "NothingReserved"
+    assert stock() == {"BOOK-0001": (5, 0), "MUG-0042": (1, 0)} and markers() == []
+
+
+def test_releasing_a_sold_order_gives_the_sold_stock_back_once(handler: ModuleType) -> None:
+    # Given an order whose stock was committed, then failed (the COMPLETED write was refused)
+    invoke(handler, "reserve")
+    invoke(handler, "commit")
+    # When compensation releases it, twice
+    first = invoke(handler, "release")
+    second = invoke(handler, "release")
+    # Then everything is available again, once
+    assert (first, second) == ({"released": True}, {"released": False})
+    assert stock() == {"BOOK-0001": (5, 0), "MUG-0042": (1, 0)}
+    assert sold() == {"BOOK-0001": 0, "MUG-0042": 0}
 
 
 def test_releasing_an_order_never_reserved_changes_nothing(handler: ModuleType) -> None:

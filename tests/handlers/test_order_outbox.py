@@ -132,22 +132,25 @@ def test_a_redelivered_batch_publishes_again_at_least_once(
     assert events[0]["detail"] == events[1]["detail"]
 
 
-def test_a_status_change_publishes_nothing_yet(handler: ModuleType, observed: str, stream_arn: str) -> None:
-    # Given an order that then moves to PROCESSING (a MODIFY record)
+def test_a_status_change_publishes_its_transition(
+    handler: ModuleType, observed: str, stream_arn: str
+) -> None:
+    # Given an order that then moves to PROCESSING (a MODIFY record), then is written again unchanged
     order_id = place()
-    boto3.client("dynamodb").update_item(
-        TableName=ORDERS,
-        Key={"orderId": {"S": order_id}},
-        UpdateExpression="SET #s = :s",
-        ExpressionAttributeNames={"#s": "status"},
-        ExpressionAttributeValues={":s": {"S": "PROCESSING"}},
-    )
+    for _ in range(2):
+        boto3.client("dynamodb").update_item(
+            TableName=ORDERS,
+            Key={"orderId": {"S": order_id}},
+            UpdateExpression="SET #s = :s",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":s": {"S": "PROCESSING"}},
+        )
     records = stream_records(stream_arn)
-    assert [r["eventName"] for r in records] == ["INSERT", "MODIFY"]
-    # When the outbox handles both
+    assert [r["eventName"] for r in records][:2] == ["INSERT", "MODIFY"]
+    # When the outbox handles them
     handler.lambda_handler({"Records": records}, context("order-outbox"))
-    # Then only the INSERT was published
-    assert [e["detail-type"] for e in published(observed)] == ["OrderPlaced"]
+    # Then the INSERT and the one transition were published
+    assert [e["detail-type"] for e in published(observed)] == ["OrderPlaced", "OrderStatusChanged"]
 
 
 def test_a_record_whose_events_cannot_be_published_fails_alone(

@@ -7,6 +7,7 @@ import json
 from types import ModuleType
 from typing import Any
 
+import boto3
 import pytest
 from botocore.exceptions import ClientError
 
@@ -22,6 +23,9 @@ from tests.handlers.orders_conftest_helpers import (
 )
 
 TABLE = "payments"
+TOKENS = "payment-tokens"
+BUS = "orders-bus"
+REF = "pay_" + "b" * 32
 CHARGE_ID = "ch_" + hashlib.sha256(ORDER_ID.encode()).hexdigest()[:16]
 
 
@@ -58,12 +62,54 @@ def sfn() -> FakeStepFunctions:
     return FakeStepFunctions()
 
 
+class Bus:
+    """The order bus, with a queue that receives every payment event published on it."""
+
+    def __init__(self) -> None:
+        events, sqs = boto3.client("events"), boto3.client("sqs")
+        events.create_event_bus(Name=BUS)
+        self.url = sqs.create_queue(QueueName="payment-events")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        events.put_rule(Name="all", EventBusName=BUS, EventPattern=json.dumps({"source": ["myapp.payments"]}))
+        events.put_targets(Rule="all", EventBusName=BUS, Targets=[{"Id": "q", "Arn": arn}])
+
+    def published(self) -> list[tuple[str, dict[str, Any]]]:
+        sqs = boto3.client("sqs")
+        found: list[tuple[str, dict[str, Any]]] = []
+        while batch := sqs.receive_message(QueueUrl=self.url, MaxNumberOfMessages=10).get("Messages", []):
+            for message in batch:
+                event = json.loads(message["Body"])
+                found.append((event["detail-type"], event["detail"]))
+                sqs.delete_message(QueueUrl=self.url, ReceiptHandle=message["ReceiptHandle"])
+        return found
+
+
 @pytest.fixture
-def handler(aws: None, monkeypatch: pytest.MonkeyPatch, sfn: FakeStepFunctions) -> ModuleType:
-    # Given the payments table and the function's settings
+def settings(aws: None, monkeypatch: pytest.MonkeyPatch) -> Bus:
+    # Given the payments and PaymentTokens tables, the bus, and the functions' settings
     create_table(TABLE, "orderId")
-    monkeypatch.setenv("PAYMENTS_TABLE_NAME", TABLE)
-    monkeypatch.setenv("PAYMENT_LIMIT_CENTS", "100000")
+    create_table(TOKENS, "paymentRef")
+    for name, value in {
+        "PAYMENTS_TABLE_NAME": TABLE,
+        "PAYMENT_TOKENS_TABLE_NAME": TOKENS,
+        "EVENT_BUS_NAME": BUS,
+        "PAYMENT_LIMIT_CENTS": "100000",
+        "PAYMENT_MAX_RECEIVES": "10",
+    }.items():
+        monkeypatch.setenv(name, value)
+    return Bus()
+
+
+@pytest.fixture
+def bus(settings: Bus) -> Bus:
+    return settings
+
+
+@pytest.fixture
+def handler(settings: Bus, sfn: FakeStepFunctions) -> ModuleType:
+    store_token("tok_visa")
     module = load_handler("payment.handler")
     # The task-token API is the adapter's client: a recording fake stands in for Step Functions.
     module.tasks()._client = sfn
@@ -71,9 +117,25 @@ def handler(aws: None, monkeypatch: pytest.MonkeyPatch, sfn: FakeStepFunctions) 
 
 
 @pytest.fixture
-def refund(aws: None, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    monkeypatch.setenv("PAYMENTS_TABLE_NAME", TABLE)
+def refund(settings: Bus) -> ModuleType:
     return load_handler("payment.refund")
+
+
+def store_token(token: str, order_id: str = ORDER_ID, ref: str = REF) -> None:
+    """What intake writes with the order: the token under its paymentRef."""
+    boto3.client("dynamodb").put_item(
+        TableName=TOKENS,
+        Item={
+            "paymentRef": {"S": ref},
+            "orderId": {"S": order_id},
+            "token": {"S": token},
+            "expiresAt": {"N": "1"},
+        },
+    )
+
+
+def tokens() -> list[str]:
+    return [item["paymentRef"] for item in scan(TOKENS)]
 
 
 def request(**changes: Any) -> dict[str, Any]:
@@ -82,18 +144,22 @@ def request(**changes: Any) -> dict[str, Any]:
         "orderId": ORDER_ID,
         "amountCents": 3399,
         "currency": "EUR",
-        "paymentToken": "tok_visa",
+        "paymentRef": REF,
         "attempt": 0,
         **changes,
     }
+
+
+def received(record: dict[str, Any], count: int) -> dict[str, Any]:
+    return {**record, "attributes": {**record["attributes"], "ApproximateReceiveCount": str(count)}}
 
 
 def deliver(handler: ModuleType, *records: dict[str, Any]) -> dict[str, Any]:
     return dict(handler.lambda_handler(sqs_event(*records), context("payment")))
 
 
-def test_a_payment_is_charged_recorded_and_the_task_succeeds(
-    handler: ModuleType, sfn: FakeStepFunctions
+def test_a_payment_is_charged_recorded_announced_and_the_task_succeeds(
+    handler: ModuleType, sfn: FakeStepFunctions, bus: Bus
 ) -> None:
     # When the workflow's payment request arrives
     result = deliver(handler, sqs_record(request(), "m-1"))
@@ -109,14 +175,22 @@ def test_a_payment_is_charged_recorded_and_the_task_succeeds(
     [(name, call)] = sfn.answers()
     assert (name, call["taskToken"]) == ("success", "token-1")
     assert json.loads(call["output"]) == {"chargeId": CHARGE_ID, "amountCents": 3399}
+    # And PaymentCharged is on the bus, the token is deleted, and neither the event nor the record holds it
+    [(detail_type, detail)] = bus.published()
+    assert (detail_type, detail["chargeId"], detail["amountCents"]) == ("PaymentCharged", CHARGE_ID, 3399)
+    assert tokens() == []
+    assert "tok_visa" not in json.dumps(detail) + json.dumps(item, default=str)
 
 
 @pytest.mark.parametrize(
-    "changes", [{"paymentToken": "tok_declined"}, {"amountCents": 100_001}], ids=["token", "limit"]
+    ("token", "changes"),
+    [("tok_declined", {}), ("tok_visa", {"amountCents": 100_001})],
+    ids=["token", "limit"],
 )
 def test_a_declined_payment_fails_the_task_with_payment_declined(
-    handler: ModuleType, sfn: FakeStepFunctions, changes: dict[str, Any]
+    handler: ModuleType, sfn: FakeStepFunctions, token: str, changes: dict[str, Any]
 ) -> None:
+    store_token(token)
     result = deliver(handler, sqs_record(request(**changes), "m-1"))
     # The message is done (the workflow decides what a decline means), nothing is recorded
     assert result == {"batchItemFailures": []}
@@ -130,11 +204,10 @@ def test_a_transient_failure_fails_the_task_and_the_workflows_retry_charges(
     handler: ModuleType, sfn: FakeStepFunctions
 ) -> None:
     # Given a provider that fails transiently on attempt 0
-    first = deliver(handler, sqs_record(request(paymentToken="tok_transient", attempt=0), "m-1"))
+    store_token("tok_transient")
+    first = deliver(handler, sqs_record(request(attempt=0), "m-1"))
     # When the workflow retries the task: a new message, a new token, attempt 1
-    second = deliver(
-        handler, sqs_record(request(paymentToken="tok_transient", attempt=1, taskToken="token-2"), "m-2")
-    )
+    second = deliver(handler, sqs_record(request(attempt=1, taskToken="token-2"), "m-2"))
     # Then the first task failed with PaymentTransientError, the second succeeded with the charge
     assert first == second == {"batchItemFailures": []}
     [(failure, failed), (success, succeeded)] = sfn.answers()
@@ -144,19 +217,43 @@ def test_a_transient_failure_fails_the_task_and_the_workflows_retry_charges(
 
 
 def test_a_poison_message_fails_alone_in_its_batch(handler: ModuleType, sfn: FakeStepFunctions) -> None:
-    # Given a batch with a good request, a body that is not JSON, and one without a task token
+    # Given a batch with a good request, a body that is not JSON, one without a task token, and one
+    # with a task token but an invalid field
     no_token = {k: v for k, v in request(orderId=OTHER_ORDER_ID).items() if k != "taskToken"}
+    invalid = request(orderId=OTHER_ORDER_ID, taskToken="token-9", currency="XXX")
     result = deliver(
         handler,
         sqs_record(request(), "good"),
         sqs_record("{not json", "not-json"),
         sqs_record(no_token, "no-token"),
+        sqs_record(invalid, "invalid"),
     )
-    # Then only the poison messages are reported failed (SQS redelivers them, then parks them in the DLQ)
+    # Then the messages naming no order are reported failed (SQS redelivers, then parks them)
     assert result == {"batchItemFailures": [{"itemIdentifier": "not-json"}, {"itemIdentifier": "no-token"}]}
-    # And the good one was charged and answered
-    assert [name for name, _ in sfn.answers()] == ["success"]
+    # And the invalid one fails its order at once; the good one was charged and answered
+    assert [(name, call["taskToken"], call.get("error")) for name, call in sfn.answers()] == [
+        ("success", "token-1", None),
+        ("failure", "token-9", "InvalidPaymentRequest"),
+    ]
     assert [item["orderId"] for item in scan(TABLE)] == [ORDER_ID]
+
+
+def test_a_message_that_keeps_failing_fails_its_order_on_the_last_receive(
+    handler: ModuleType, sfn: FakeStepFunctions
+) -> None:
+    # Given a step that fails every time (the bus is unreachable)
+    def broken(*details: Any) -> None:
+        raise RuntimeError("bus unreachable")
+
+    handler.ports().events.publish = broken
+    # When the message is received for the 9th time, then for the 10th (maxReceiveCount)
+    ninth = deliver(handler, received(sqs_record(request(), "m-1"), 9))
+    tenth = deliver(handler, received(sqs_record(request(), "m-1"), 10))
+    # Then both report it failed (SQS parks it after the 10th), and the 10th fails the order's task first
+    assert ninth == tenth == {"batchItemFailures": [{"itemIdentifier": "m-1"}]}
+    assert [(name, call.get("error")) for name, call in sfn.answers()] == [
+        ("failure", "PaymentPoisonMessage")
+    ]
 
 
 def test_a_second_delivery_of_a_charged_order_does_not_charge_again(
@@ -165,7 +262,7 @@ def test_a_second_delivery_of_a_charged_order_does_not_charge_again(
     # Given an order charged once
     deliver(handler, sqs_record(request(), "m-1"))
     charges: list[str] = []
-    provider = handler.provider()
+    provider = handler.ports().provider
     original = provider.charge
 
     def counting(*args: Any) -> Any:
@@ -230,7 +327,7 @@ def test_another_step_functions_error_fails_the_record_for_a_retry(
 # -- refund ----------------------------------------------------------------------------------------
 
 
-def test_a_charged_order_is_refunded_once(handler: ModuleType, refund: ModuleType) -> None:
+def test_a_charged_order_is_refunded_once(handler: ModuleType, refund: ModuleType, bus: Bus) -> None:
     # Given a charged order
     deliver(handler, sqs_record(request(), "m-1"))
     # When the workflow's compensation refunds it, and the invocation is retried
@@ -241,18 +338,27 @@ def test_a_charged_order_is_refunded_once(handler: ModuleType, refund: ModuleTyp
     [item] = scan(TABLE)
     assert item["status"] == "REFUNDED"
     assert item["refundId"].startswith("re_")
+    # And the refund is announced on each invocation, after the charge
+    assert [t for t, _ in bus.published()] == ["PaymentCharged", "PaymentRefunded", "PaymentRefunded"]
 
 
-def test_an_order_never_charged_has_nothing_to_refund(aws: None, refund: ModuleType) -> None:
-    create_table(TABLE, "orderId")
+def test_an_order_never_charged_gets_a_tombstone_and_a_later_message_is_not_charged(
+    handler: ModuleType, refund: ModuleType, sfn: FakeStepFunctions
+) -> None:
+    # Given the workflow compensated before its payment message was processed
     assert refund.lambda_handler({"orderId": ORDER_ID}, context("payment-refund")) == {
         "refunded": False,
         "refundedCents": 0,
     }
-    assert scan(TABLE) == []
+    assert [(i["orderId"], i["status"]) for i in scan(TABLE)] == [(ORDER_ID, "VOIDED")]
+    # When the message is processed afterwards
+    result = deliver(handler, sqs_record(request(), "m-1"))
+    # Then nothing is charged and the task is failed
+    assert result == {"batchItemFailures": []}
+    assert [(n, c.get("error")) for n, c in sfn.answers()] == [("failure", "PaymentAlreadyRefunded")]
+    assert [i["status"] for i in scan(TABLE)] == ["VOIDED"]
 
 
-def test_a_malformed_refund_request_is_refused(aws: None, refund: ModuleType) -> None:
-    create_table(TABLE, "orderId")
+def test_a_malformed_refund_request_is_refused(refund: ModuleType) -> None:
     with pytest.raises(refund.InvalidRefundRequest, match="orderId"):
         refund.lambda_handler({"order": ORDER_ID}, context("payment-refund"))

@@ -100,9 +100,9 @@ def test_the_outbox_reads_the_orders_stream_in_partial_batches_with_bounded_retr
     assert 1 <= mapping["MaximumRetryAttempts"] <= 10
     assert 60 <= mapping["MaximumRecordAgeInSeconds"] <= 6 * 3600
     assert mapping["StartingPosition"] == "TRIM_HORIZON"  # no order stored before the mapping is missed
-    # Invoked only for what it publishes: new orders
+    # Invoked only for what it publishes: new orders and their changes (never REMOVE)
     patterns = [json.loads(f["Pattern"]) for f in mapping["FilterCriteria"]["Filters"]]
-    assert patterns == [{"eventName": ["INSERT"]}]
+    assert patterns == [{"eventName": ["INSERT"]}, {"eventName": ["MODIFY"]}]
 
 
 def test_what_the_outbox_cannot_publish_goes_to_an_alarmed_dlq(templates: Templates) -> None:

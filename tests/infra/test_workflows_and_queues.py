@@ -96,13 +96,25 @@ def test_p22_express_only_for_short_idempotent_workflows(templates: Templates) -
     assert set(types.values()) == {"EXPRESS", "STANDARD"}
 
 
+def order_machines(templates: Templates) -> dict[str, dict[str, Any]]:
+    """The order workflows' ASL by role: parent, Prepare, Fulfillment, Compensation."""
+    machines = {i: asl for i, _, asl in state_machines(templates)}
+    found = {"parent": next(asl for i, asl in machines.items() if "OrdersWorkflowStateMachine" in i)}
+    for name in ("Prepare", "Fulfillment", "Compensation"):
+        found[name] = next(asl for i, asl in machines.items() if i.startswith("OrdersWorkflow") and name in i)
+    return found
+
+
 def test_the_order_workflow_is_a_short_standard_parent_over_express_children(templates: Templates) -> None:
     machines = {i: (p.get("StateMachineType", "STANDARD"), asl) for i, p, asl in state_machines(templates)}
     [parent] = [asl for i, (kind, asl) in machines.items() if "OrdersWorkflowStateMachine" in i]
     resources_used = [s.get("Resource") for _, s in all_states(parent) if s["Type"] == "Task"]
-    # Only what needs Standard stays in it: the payment callback and the nested runs.
+    # Only what needs Standard stays in it: taking the order (and, when taken, who took it), the
+    # payment callback, the nested runs, and recording a failed compensation.
     assert sorted(resources_used) == sorted(
-        ["arn:TOKEN:states:::sqs:sendMessage.waitForTaskToken"]
+        ["arn:TOKEN:states:::dynamodb:updateItem"] * 2
+        + ["arn:TOKEN:states:::dynamodb:getItem"]
+        + ["arn:TOKEN:states:::sqs:sendMessage.waitForTaskToken"]
         + ["arn:TOKEN:states:::states:startExecution.sync:2"] * 3
     )
     children = {
@@ -116,10 +128,184 @@ def test_the_order_workflow_is_a_short_standard_parent_over_express_children(tem
     assert any(s["Type"] == "Choice" for _, s in all_states(prepare)), "the customer decision tree"
     _, fulfillment = children["Fulfillment"]
     assert any(s["Type"] == "Map" for _, s in all_states(fulfillment)), "the order's lines"
-    published = [
-        s for _, s in all_states(fulfillment) if s.get("Resource") == "arn:TOKEN:states:::events:putEvents"
+
+
+def test_no_workflow_publishes_order_events_the_outbox_does(templates: Templates) -> None:
+    for machine, _, asl in state_machines(templates):
+        if not machine.startswith("OrdersWorkflow"):
+            continue
+        resources_used = {s.get("Resource", "") for _, s in all_states(asl)}
+        assert not any("events:putEvents" in r for r in resources_used), machine
+
+
+def test_the_first_step_takes_the_order_once_and_reads_it_from_the_table(templates: Templates) -> None:
+    parent = order_machines(templates)["parent"]
+    take = parent["States"][parent["StartAt"]]
+    params = take["Parameters"]
+    # PENDING → PROCESSING only if PENDING, recording this execution as the owner
+    assert params["ConditionExpression"] == "#status = :pending"
+    assert params["ExpressionAttributeValues"][":pending"] == {"S": "PENDING"}
+    assert params["ExpressionAttributeValues"][":me"] == {"S.$": "$$.Execution.Id"}
+    assert "executionArn = :me" in params["UpdateExpression"]
+    assert params["ReturnValues"] == "ALL_NEW"
+    # The order comes from the write's result, and the event's detail is dropped
+    assert take["ResultPath"] == "$"
+    assert take["ResultSelector"]["order"]["paymentRef.$"] == "$.Attributes.paymentRef.S"
+    # A duplicate OrderPlaced ends quietly; a retried take that finds its own first write carries on
+    [taken] = [c for c in take["Catch"] if c["ErrorEquals"] == ["DynamoDB.ConditionalCheckFailedException"]]
+    owner = parent["States"][taken["Next"]]
+    assert owner["Parameters"]["ConsistentRead"] is True
+    choice = parent["States"][owner["Next"]]
+    assert parent["States"][choice["Default"]]["Type"] == "Succeed"
+    [mine] = choice["Choices"]
+    assert parent["States"][parent["States"][mine["Next"]]["Next"]] == parent["States"]["Prepare"]
+
+
+def test_every_status_write_of_the_children_is_conditional_on_owner_and_status(templates: Templates) -> None:
+    writes = 0
+    for name, asl in order_machines(templates).items():
+        for state_name, state in all_states(asl):
+            resource = state.get("Resource", "")
+            if resource.endswith("dynamodb:updateItem") and "#status" in json.dumps(state["Parameters"]):
+                condition = state["Parameters"]["ConditionExpression"]
+                assert "#status" in condition, f"{name}/{state_name}"
+                assert name == "parent" or "executionArn = :owner" in condition, f"{name}/{state_name}"
+                writes += 1
+            if resource.endswith("aws-sdk:dynamodb:transactWriteItems"):
+                items = state["Parameters"]["TransactItems"]
+                [order] = [i["Update"] for i in items if "#status" in i["Update"]["UpdateExpression"]]
+                assert order["ConditionExpression"] == "executionArn = :owner AND #status = :paid"
+                # The customer's order count is added in the same transaction as COMPLETED
+                assert any("ADD orderCount" in i["Update"]["UpdateExpression"] for i in items)
+                writes += 1
+    assert writes >= 7
+
+
+def test_the_invoice_is_written_once(templates: Templates) -> None:
+    fulfillment = order_machines(templates)["Fulfillment"]
+    [write] = [s for _, s in all_states(fulfillment) if s.get("Resource", "").endswith("s3:putObject")]
+    assert write["Parameters"]["IfNoneMatch"] == "*"
+
+
+def test_the_payment_message_names_the_token_by_reference_and_waits_long_enough(templates: Templates) -> None:
+    parent = order_machines(templates)["parent"]
+    [pay] = [s for _, s in all_states(parent) if s.get("Resource", "").endswith("waitForTaskToken")]
+    body = pay["Parameters"]["MessageBody"]
+    assert body["paymentRef.$"] == "$.order.paymentRef" and "paymentToken" not in json.dumps(body)
+    # The heartbeat covers the queue wait it starts with (see order_workflows.py for the sizing)
+    assert pay["HeartbeatSeconds"] >= 600
+
+
+def test_workflow_tasks_retry_the_transient_errors_of_their_service(templates: Templates) -> None:
+    for name, asl in order_machines(templates).items():
+        for state_name, state in all_states(asl):
+            retried = {e for r in state.get("Retry", []) for e in r["ErrorEquals"]}
+            resource = state.get("Resource", "")
+            if resource.endswith("lambda:invoke"):
+                assert {"Lambda.ClientExecutionTimeoutException", "Sandbox.Timedout"} <= retried, state_name
+            if resource.endswith(("dynamodb:updateItem", "dynamodb:getItem")):
+                assert "DynamoDB.ThrottlingException" in retried, f"{name}/{state_name}"
+            if "aws-sdk:dynamodb" in resource:
+                assert "DynamoDb.ThrottlingException" in retried, f"{name}/{state_name}"
+
+
+def test_a_failed_compensation_hands_the_order_to_an_operator_and_fails(templates: Templates) -> None:
+    parent = order_machines(templates)["parent"]
+    compensate = parent["States"]["Compensate"]
+    [catch] = compensate["Catch"]
+    attention = parent["States"][catch["Next"]]
+    assert attention["Parameters"]["ExpressionAttributeValues"][":attention"] == {"S": "NEEDS_ATTENTION"}
+    assert parent["States"][attention["Next"]] == {
+        "Type": "Fail",
+        "Error": "CompensationFailed",
+        "Cause": "Release or refund failed",
+    }
+
+
+def orders_resources(templates: Templates, type_: str) -> list[tuple[str, dict[str, Any]]]:
+    return [(i, p) for s, i, p in resources(templates, type_) if s == "EventDriven-Orders"]
+
+
+def test_payment_backlog_settings_and_the_unanswered_payments_alarm(templates: Templates) -> None:
+    [(_, mapping, queue, function)] = sqs_sources(templates)
+    assert mapping["ScalingConfig"]["MaximumConcurrency"] == function["ReservedConcurrentExecutions"]
+    # Room for throttled receives next to real failures
+    assert queue["RedrivePolicy"]["maxReceiveCount"] >= 10
+    assert function["Environment"]["Variables"]["PAYMENT_MAX_RECEIVES"] == str(
+        queue["RedrivePolicy"]["maxReceiveCount"]
+    )
+    [alarm] = [
+        p
+        for _, p in orders_resources(templates, "AWS::CloudWatch::Alarm")
+        if p.get("MetricName") == "ApproximateAgeOfOldestMessage"
     ]
-    assert any("OrderCompleted" in json.dumps(s) for s in published), "OrderCompleted comes from the workflow"
+    assert alarm["Namespace"] == "AWS/SQS" and alarm["AlarmActions"]
+    assert alarm["Threshold"] <= 300
+    [poison] = [
+        p
+        for _, p in orders_resources(templates, "AWS::CloudWatch::Alarm")
+        if p.get("MetricName") == "PaymentsPoisonMessages"
+    ]
+    assert poison["Dimensions"] == [{"Name": "service", "Value": "payment"}] and poison["AlarmActions"]
+
+
+def test_the_sweeper_runs_every_five_minutes_queries_an_index_and_alarms(templates: Templates) -> None:
+    [(_, rule)] = [
+        (i, p) for i, p in orders_resources(templates, "AWS::Events::Rule") if "ScheduleExpression" in p
+    ]
+    assert rule["ScheduleExpression"] == "rate(5 minutes)"
+    [target] = rule["Targets"]
+    assert "Sweeper" in referenced_id(target["Arn"]) and target["DeadLetterConfig"]["Arn"]
+    [(_, table)] = [
+        (i, p)
+        for i, p in orders_resources(templates, "AWS::DynamoDB::Table")
+        if i.startswith("OrdersOrdersTable")
+    ]
+    [index] = table["GlobalSecondaryIndexes"]
+    assert [k["AttributeName"] for k in index["KeySchema"]] == ["status", "updatedAt"]
+    [alarm] = [
+        p
+        for _, p in orders_resources(templates, "AWS::CloudWatch::Alarm")
+        if p.get("MetricName") == "OrdersNeedingAttention"
+    ]
+    assert alarm["Threshold"] == 1 and alarm["AlarmActions"]
+
+
+def granted_actions(templates: Templates, role_fragment: str, table_fragment: str) -> set[str]:
+    actions: set[str] = set()
+    for _, policy_id, policy in resources(templates, "AWS::IAM::Policy"):
+        if role_fragment not in policy_id:
+            continue
+        for statement in statements(policy["PolicyDocument"]):
+            if table_fragment in json.dumps(statement["Resource"]):
+                found = statement["Action"]
+                actions |= {found} if isinstance(found, str) else set(found)
+    return actions
+
+
+@pytest.mark.parametrize(
+    ("role", "table", "expected"),
+    [
+        (
+            "OrdersPaymentRoleDefault",
+            "OrdersPaymentsTable",
+            {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
+        ),
+        ("OrdersPaymentRoleDefault", "PaymentTokens", {"dynamodb:GetItem", "dynamodb:DeleteItem"}),
+        (
+            "OrdersPaymentRefund",
+            "OrdersPaymentsTable",
+            {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
+        ),
+        ("OrdersAccountingHandler", "OrdersLedgerTable", {"dynamodb:PutItem", "dynamodb:ConditionCheckItem"}),
+        ("OrdersAccountingHandler", "OrdersPaymentsTable", {"dynamodb:GetItem"}),
+        ("OrdersSweeperFunction", "OrdersOrdersTable", {"dynamodb:Query", "dynamodb:UpdateItem"}),
+    ],
+)
+def test_order_functions_get_only_the_table_actions_they_use(
+    templates: Templates, role: str, table: str, expected: set[str]
+) -> None:
+    assert granted_actions(templates, role, table) == expected
 
 
 def test_p23_eventbridge_starts_a_workflow_with_a_role_scoped_to_it(templates: Templates) -> None:

@@ -16,7 +16,7 @@ from tests.local.conftest import Local
 
 pytestmark = pytest.mark.local
 
-FINAL = {"COMPLETED", "FAILED", "REJECTED"}
+FINAL = {"COMPLETED", "FAILED", "REJECTED", "NEEDS_ATTENTION"}
 PRICE_CENTS = 1250
 
 
@@ -41,6 +41,13 @@ class Shop:
                 "currency": {"S": "EUR"},
             },
         )
+
+    def levels(self, sku: str) -> tuple[int, int, int]:
+        """(available, reserved, sold): their sum never changes."""
+        item = self.dynamodb.get_item(
+            TableName=self.local.output("InventoryTableName"), Key={"sku": {"S": sku}}, ConsistentRead=True
+        )["Item"]
+        return int(item["available"]["N"]), int(item["reserved"]["N"]), int(item.get("sold", {"N": "0"})["N"])
 
     def available(self, sku: str) -> int:
         item = self.dynamodb.get_item(
@@ -159,16 +166,16 @@ def test_an_order_completes_with_invoice_ledger_notifications_and_live_status(sh
         Bucket=shop.local.output("InvoiceBucketName"), Key=order["invoiceKey"]
     )
     assert json.loads(invoice["Body"].read())["orderId"] == order_id
-    # And the stock moved from available to reserved, the ledger has the sale
-    assert shop.available(item) == 8
-    sale = shop.ledger(f"{order_id}#SALE")
-    assert sale is not None and int(sale["amountCents"]["N"]) == 2500
+    # And the stock moved from available to sold, the ledger has the charge
+    assert shop.levels(item) == (8, 0, 2)
+    charge = shop.ledger(f"CHARGE#{order_id}")
+    assert charge is not None and int(charge["amountCents"]["N"]) == 2500
     # And the service subscriber heard of the completion and of the invoice
     notices = shop.notifications()
     assert any(f"OrderCompleted: order {order_id}" in n for n in notices), notices
     assert any(f"Invoice ready: invoices/{order_id}.json" in n for n in notices), notices
     # And the front end saw each status on orders/{id}/status
-    assert shop.statuses_published(order_id, since) == ["RESERVED", "PAID", "COMPLETED"]
+    assert shop.statuses_published(order_id, since) == ["PROCESSING", "RESERVED", "PAID", "COMPLETED"]
 
 
 def test_a_blocked_customer_is_rejected_without_touching_stock(shop: Shop) -> None:
@@ -180,6 +187,8 @@ def test_a_blocked_customer_is_rejected_without_touching_stock(shop: Shop) -> No
     order = shop.order(order_id)
     assert (order["status"], order["reason"]) == ("REJECTED", "customer is blocked")
     assert shop.available(item) == 5
+    # And the outbox published the outcome from the table's transition
+    assert any(f"OrderRejected: order {order_id}" in n for n in shop.notifications())
 
 
 def test_an_order_beyond_stock_is_rejected(shop: Shop) -> None:
@@ -199,8 +208,10 @@ def test_a_declined_payment_fails_the_order_and_releases_the_stock(shop: Shop) -
     shop.local.settle()
     order = shop.order(order_id)
     assert (order["status"], order["reason"]) == ("FAILED", "PaymentDeclined")
-    assert shop.available(item) == 4
-    assert shop.ledger(f"{order_id}#SALE") is None
+    assert shop.levels(item) == (4, 0, 0)
+    assert shop.ledger(f"CHARGE#{order_id}") is None
+    # And the outbox published OrderFailed (nothing refunded: nothing was charged)
+    assert any(f"OrderFailed: order {order_id}" in n for n in shop.notifications())
 
 
 def test_a_transient_payment_failure_is_retried_by_the_workflow(shop: Shop) -> None:

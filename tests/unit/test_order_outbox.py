@@ -62,16 +62,67 @@ def test_order_placed_carries_nothing_of_the_row_but_its_contract() -> None:
 @pytest.mark.parametrize(
     ("old", "new"),
     [
-        (row(), row(status="PROCESSING")),  # a status change: the workflow's events, later
+        (row(status="PAID"), row(status="PAID", updatedAt="2026-11-22T10:00:01.000Z")),  # a rerun
         (row(), row(updatedAt="2026-11-22T10:00:01.000Z")),
         (row(), None),  # a REMOVE
         (None, row(status="COMPLETED")),  # an insert that is not a new order
         (None, None),
     ],
-    ids=["status-change", "other-modify", "remove", "insert-not-pending", "nothing"],
+    ids=["same-status", "other-modify", "remove", "insert-not-pending", "nothing"],
 )
-def test_other_changes_publish_nothing_yet(old: Any, new: Any) -> None:
+def test_other_changes_publish_nothing(old: Any, new: Any) -> None:
     assert events_for(old, new) == []
+
+
+AT = "2026-11-22T10:00:05.000Z"
+
+
+def details(old: dict[str, Any], new: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    return [(e.DETAIL_TYPE, e.model_dump(mode="json", exclude_none=True)) for e in events_for(old, new)]
+
+
+def test_a_status_transition_is_order_status_changed() -> None:
+    assert details(row(), row(status="PROCESSING", updatedAt=AT, executionArn="arn:x")) == [
+        (
+            "OrderStatusChanged",
+            {
+                "version": "1.0",
+                "orderId": ORDER_ID,
+                "customerId": ROW["customerId"],
+                "status": "PROCESSING",
+                "changedAt": AT,
+            },
+        )
+    ]
+
+
+def test_each_outcome_adds_its_own_event_built_from_the_row() -> None:
+    who = {"version": "1.0", "orderId": ORDER_ID, "customerId": ROW["customerId"]}
+    rejected = details(row(status="PROCESSING"), row(status="REJECTED", reason="out of stock", updatedAt=AT))
+    failed = details(
+        row(status="PAID"),
+        row(status="FAILED", reason="States.Timeout", refunded=True, refundedCents=3399, updatedAt=AT),
+    )
+    completed = details(
+        row(status="PAID"), row(status="COMPLETED", invoiceKey="invoices/x.json", updatedAt=AT)
+    )
+    attention = details(row(status="RESERVED"), row(status="NEEDS_ATTENTION", reason="stuck", updatedAt=AT))
+    assert rejected[0][1]["reason"] == "out of stock"
+    assert rejected[1] == ("OrderRejected", {**who, "reason": "out of stock"})
+    assert failed[1] == (
+        "OrderFailed",
+        {**who, "reason": "States.Timeout", "refunded": True, "refundedCents": 3399, "currency": "EUR"},
+    )
+    assert completed[1] == (
+        "OrderCompleted",
+        {**who, "totalCents": 3399, "currency": "EUR", "invoiceKey": "invoices/x.json"},
+    )
+    assert attention[1] == ("OrderNeedsAttention", {**who, "reason": "stuck", "previousStatus": "RESERVED"})
+
+
+def test_a_failure_that_refunded_nothing_says_so() -> None:
+    [_, (kind, detail)] = details(row(status="PROCESSING"), row(status="FAILED", reason="x", updatedAt=AT))
+    assert (kind, detail["refunded"], detail["refundedCents"]) == ("OrderFailed", False, 0)
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ from shared.contracts.orders import (
     OrderRejected,
     OrderStatusChanged,
 )
+from shared.contracts.payments import PaymentCharged, PaymentRefunded
 from shared.contracts.trials import TrialAssigned, TrialAssignmentFailed, TrialExpired, TrialRequested
 from shared.contracts.user_signup import UserSignup
 
@@ -23,6 +24,8 @@ CONTRACTS: dict[tuple[str, str], type[BaseModel]] = {
     (OrderFailed.SOURCE, OrderFailed.DETAIL_TYPE): OrderFailed,
     (OrderCompleted.SOURCE, OrderCompleted.DETAIL_TYPE): OrderCompleted,
     (OrderNeedsAttention.SOURCE, OrderNeedsAttention.DETAIL_TYPE): OrderNeedsAttention,
+    (PaymentCharged.SOURCE, PaymentCharged.DETAIL_TYPE): PaymentCharged,
+    (PaymentRefunded.SOURCE, PaymentRefunded.DETAIL_TYPE): PaymentRefunded,
     (TrialRequested.SOURCE, TrialRequested.DETAIL_TYPE): TrialRequested,
     (TrialAssigned.SOURCE, TrialAssigned.DETAIL_TYPE): TrialAssigned,
     (TrialAssignmentFailed.SOURCE, TrialAssignmentFailed.DETAIL_TYPE): TrialAssignmentFailed,
