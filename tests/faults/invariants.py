@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from tests.faults.driver import CATALOGUE, FINAL, Run
+from tests.faults.plan import CATALOGUE, FINAL, Run
 from tests.faults.snapshot import Snapshot
 
 ATTENTION_ALARM = re.compile(r"attention|stuck|sweep|compensation", re.IGNORECASE)

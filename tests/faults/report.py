@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from tests.faults.driver import CATALOGUE, Run
 from tests.faults.invariants import INVARIANTS, charges, ledger_entries, outcomes, refunded
+from tests.faults.plan import CATALOGUE, Run
 from tests.faults.snapshot import Snapshot
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer
 
-from tests.faults.driver import TOKEN_PREFIX
+from tests.faults.plan import TOKEN_PREFIX
 from tests.local.conftest import Local
 
 TOKEN = re.compile(re.escape(TOKEN_PREFIX) + r"[0-9a-f]{16}")

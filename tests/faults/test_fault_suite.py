@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults.driver import FULL, REDUCED, Driver, Run
+from tests.faults.driver import Driver
 from tests.faults.invariants import INVARIANTS, Invariant
+from tests.faults.plan import FULL, REDUCED, Run
 from tests.faults.report import render
 from tests.faults.snapshot import Reader, Snapshot
 from tests.local.conftest import Local
