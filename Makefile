@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 CDK := npx --no-install cdk
 
-.PHONY: help install synth lint cfn-lint test test-fast deploy bench local demo clean
+.PHONY: help install synth lint cfn-lint test test-fast faults deploy bench local demo clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -41,6 +41,9 @@ test: cfn-lint ## The test command: synth (cdk-nag) + cfn-lint + the whole pytes
 
 test-fast: install ## pytest without the CLI synth (the suite synthesizes once itself)
 	$(PY) -m pytest
+
+faults: synth ## The full fault suite (200 orders, 30 trials, faults injected): the table and the invariants
+	FAULTS=full CDK_OUT=cdk.out $(PY) -m pytest -p no:cacheprovider tests/faults
 
 deploy: synth ## Deploy every stack with your AWS credentials (cdk deploy --all)
 	$(CDK) deploy --all --outputs-file cdk-outputs.json
