@@ -20,8 +20,6 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from stacks.constructs.order_steps import (
-    DYNAMODB_SDK_TRANSIENT,
-    LAMBDA_TASK_TRANSIENT,
     NOW,
     ORDER_ID,
     OWNER,
@@ -31,7 +29,14 @@ from stacks.constructs.order_steps import (
     string,
     transition,
 )
-from stacks.constructs.workflow import DYNAMODB_TRANSIENT, S3_TRANSIENT, logged_state_machine, retry_transient
+from stacks.constructs.workflow import (
+    DYNAMODB_SDK_TRANSIENT,
+    DYNAMODB_TRANSIENT,
+    LAMBDA_TRANSIENT,
+    S3_TRANSIENT,
+    logged_state_machine,
+    retry_transient,
+)
 
 CHILD_TIMEOUT = Duration.minutes(5)
 INVOICE_KEY = "States.Format('invoices/{}.json', $.order.orderId)"
@@ -88,7 +93,7 @@ def inventory(
             result_path=sfn.JsonPath.DISCARD,
             retry_on_service_exceptions=False,
         ),
-        LAMBDA_TASK_TRANSIENT,
+        LAMBDA_TRANSIENT,
     )
 
 
@@ -315,7 +320,7 @@ def compensation_workflow(scope: Construct, res: ChildResources) -> sfn.StateMac
             result_path="$.refund",
             retry_on_service_exceptions=False,
         ),
-        LAMBDA_TASK_TRANSIENT,
+        LAMBDA_TRANSIENT,
     )
     record = transition(
         scope,

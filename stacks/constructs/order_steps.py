@@ -16,18 +16,8 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from stacks.constructs.workflow import DYNAMODB_TRANSIENT, LAMBDA_TRANSIENT, retry_transient
+from stacks.constructs.workflow import DYNAMODB_TRANSIENT, retry_transient
 
-# What a Lambda task also retries: the invoke timed out on the client side, or the function itself
-# timed out (every function the order workflows invoke is idempotent, so a second run is safe).
-LAMBDA_TASK_TRANSIENT = [*LAMBDA_TRANSIENT, "Lambda.ClientExecutionTimeoutException", "Sandbox.Timedout"]
-# The same throttling and server errors, as the aws-sdk integration names them (`DynamoDb.`).
-DYNAMODB_SDK_TRANSIENT = [
-    "DynamoDb.ProvisionedThroughputExceededException",
-    "DynamoDb.RequestLimitExceededException",
-    "DynamoDb.ThrottlingException",
-    "DynamoDb.InternalServerErrorException",
-]
 CONDITION_FAILED = "DynamoDB.ConditionalCheckFailedException"
 
 ORDER_ID = "$.order.orderId"

@@ -19,12 +19,29 @@ DYNAMODB_TRANSIENT = [
     "DynamoDB.ThrottlingException",
     "DynamoDB.InternalServerErrorException",
 ]
-EVENTS_TRANSIENT = ["EventBridge.InternalException", "EventBridge.ThrottlingException"]
+# The same throttling and server errors, as the aws-sdk integration names them (`DynamoDb.`).
+DYNAMODB_SDK_TRANSIENT = [
+    "DynamoDb.ProvisionedThroughputExceededException",
+    "DynamoDb.RequestLimitExceededException",
+    "DynamoDb.ThrottlingException",
+    "DynamoDb.InternalServerErrorException",
+]
+# FailedEntry: PutEvents answered, but an entry failed (FailedEntryCount > 0); putting it again is safe
+# because every consumer is idempotent.
+EVENTS_TRANSIENT = [
+    "EventBridge.InternalException",
+    "EventBridge.ThrottlingException",
+    "EventBridge.FailedEntry",
+]
 LAMBDA_TRANSIENT = [
     "Lambda.ServiceException",
     "Lambda.AWSLambdaException",
     "Lambda.SdkClientException",
     "Lambda.TooManyRequestsException",
+    # The invoke timed out on the client side, or the function itself timed out: every function a
+    # workflow invokes is idempotent, so a second run is safe.
+    "Lambda.ClientExecutionTimeoutException",
+    "Sandbox.Timedout",
 ]
 S3_TRANSIENT = ["S3.InternalError", "S3.SlowDown", "S3.ServiceUnavailable"]
 STEPFUNCTIONS_TRANSIENT = [

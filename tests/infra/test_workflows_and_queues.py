@@ -197,7 +197,8 @@ def test_the_payment_message_names_the_token_by_reference_and_waits_long_enough(
 
 
 def test_workflow_tasks_retry_the_transient_errors_of_their_service(templates: Templates) -> None:
-    for name, asl in order_machines(templates).items():
+    # Every workflow of the app, the trials' as well as the orders'
+    for name, _, asl in state_machines(templates):
         for state_name, state in all_states(asl):
             retried = {e for r in state.get("Retry", []) for e in r["ErrorEquals"]}
             resource = state.get("Resource", "")
@@ -207,6 +208,8 @@ def test_workflow_tasks_retry_the_transient_errors_of_their_service(templates: T
                 assert "DynamoDB.ThrottlingException" in retried, f"{name}/{state_name}"
             if "aws-sdk:dynamodb" in resource:
                 assert "DynamoDb.ThrottlingException" in retried, f"{name}/{state_name}"
+            if resource.endswith("events:putEvents"):
+                assert "EventBridge.FailedEntry" in retried, f"{name}/{state_name}"
 
 
 def test_a_failed_compensation_hands_the_order_to_an_operator_and_fails(templates: Templates) -> None:
