@@ -28,6 +28,7 @@ KNOWN_EVENTS: frozenset[tuple[str, str]] = frozenset(BUSINESS_COUNTS) | {
     ("myapp.orders", "OrderStatusChanged"),
     ("myapp.orders", "OrderRejected"),
     ("myapp.orders", "OrderNeedsAttention"),
+    ("OnlineTrial", "TrialNeedsAttention"),  # counted by the sweep itself, as TrialsNeedingAttention
     ("myapp.payments", "PaymentCharged"),
     ("myapp.payments", "PaymentRefunded"),
     ("aws.s3", "Object Created"),

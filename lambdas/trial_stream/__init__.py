@@ -1,1 +1,2 @@
-"""The trials table stream: INSERT and TTL-expiry records become `TrialRequested` / `TrialExpired` events."""
+"""The trials table stream: INSERT, the move to NEEDS_ATTENTION and TTL expiry become `TrialRequested` /
+`TrialNeedsAttention` / `TrialExpired` events."""

@@ -10,13 +10,14 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError
 
-from shared.contracts.trials import TrialEvent, TrialExpired, TrialRequested, problems
+from shared.contracts.trials import TrialEvent, TrialExpired, TrialNeedsAttention, TrialRequested, problems
 
 MAX_ENTRIES_PER_PUT = 10  # PutEvents' limit per request
 PUBLISH_ATTEMPTS = 3
 RETRY_DELAY_SECONDS = 0.2  # doubled per attempt: 0.2 s, then 0.4 s
 TTL_PRINCIPAL = "dynamodb.amazonaws.com"
 DETAIL_ATTRIBUTES = ("trialId", "leadId", "type", "requestedAt")
+NEEDS_ATTENTION = "NEEDS_ATTENTION"
 
 Entry = dict[str, str]
 
@@ -58,13 +59,36 @@ def is_ttl_removal(record: Mapping[str, Any]) -> bool:
     )
 
 
+def is_move_to_needs_attention(record: Mapping[str, Any]) -> bool:
+    """A MODIFY whose new status is NEEDS_ATTENTION and whose old one was not: the sweep's conditional
+    write, seen once; a later change to a row already NEEDS_ATTENTION is no new event."""
+    if record.get("eventName") != "MODIFY":
+        return False
+    images = record.get("dynamodb") or {}
+    return _status(images.get("NewImage")) == NEEDS_ATTENTION and _status(images.get("OldImage")) != (
+        NEEDS_ATTENTION
+    )
+
+
 def event_for(record: Mapping[str, Any]) -> TrialEvent | None:
-    """The event a record stands for: INSERT -> TrialRequested, TTL REMOVE -> TrialExpired, else None.
+    """The event a record stands for: INSERT -> TrialRequested, MODIFY to NEEDS_ATTENTION ->
+    TrialNeedsAttention, TTL REMOVE -> TrialExpired, else None.
 
     The event source mapping filters on the same conditions; this does not rely on it.
     """
     if record.get("eventName") == "INSERT":
         return _from_image(TrialRequested, record, "NewImage")
+    if is_move_to_needs_attention(record):
+        old = (record.get("dynamodb") or {}).get("OldImage")
+        if not isinstance(old, dict) or not old:
+            raise MalformedRecord("MODIFY record has no OldImage")
+        return _from_image(
+            TrialNeedsAttention,
+            record,
+            "NewImage",
+            reason=_plain(record["dynamodb"]["NewImage"].get("reason")),
+            previousStatus=_status(old),
+        )
     if is_ttl_removal(record):
         return _from_image(TrialExpired, record, "OldImage")
     return None
@@ -145,11 +169,15 @@ def publish(
     return {key: f"not published after {attempts} attempts: {errors[key]}" for key, _ in pending}
 
 
-def _from_image(model: type[TrialEvent], record: Mapping[str, Any], image_key: str) -> TrialEvent:
+def _from_image(
+    model: type[TrialEvent], record: Mapping[str, Any], image_key: str, **extra: Any
+) -> TrialEvent:
     image = (record.get("dynamodb") or {}).get(image_key)
     if not isinstance(image, dict) or not image:
         raise MalformedRecord(f"{record.get('eventName')} record has no {image_key}")
     detail = {name: _plain(image[name]) for name in DETAIL_ATTRIBUTES if name in image}
+    # A missing extra attribute is left out, for the contract to name it as missing.
+    detail.update({name: value for name, value in extra.items() if value is not None})
     try:
         # The status and version are the event's own, whatever the row says: an INSERT is a request.
         return model.model_validate({"version": "1.0", **detail, "status": model.STATUS})
@@ -173,6 +201,13 @@ def _plain(value: Any) -> Any:
                 return raw
             return int(number) if number.is_finite() and number == number.to_integral_value() else raw
     return value
+
+
+def _status(image: Any) -> Any:
+    """The image's status as plain text, or None when the image or its status is missing."""
+    if not isinstance(image, dict) or "status" not in image:
+        return None
+    return _plain(image["status"])
 
 
 def _sequence_number(record: Mapping[str, Any]) -> str:

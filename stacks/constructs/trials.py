@@ -116,7 +116,7 @@ class TrialFlow(Construct):
             self,
             "TrialStream",
             handler="trial_stream.handler.lambda_handler",
-            description="Turns trial INSERTs into TrialRequested and TTL expiries into TrialExpired",
+            description="Trial INSERTs, moves to NEEDS_ATTENTION and TTL expiries to their events",
             service_name="trial-stream",
             environment={
                 "EVENT_BUS_NAME": bus.event_bus_name,
@@ -137,6 +137,18 @@ class TrialFlow(Construct):
                 on_failure=sources.SqsDlq(self.stream_failures.queue),
                 filters=[
                     lambda_.FilterCriteria.filter({"eventName": lambda_.FilterRule.is_equal("INSERT")}),
+                    # The stuck-trial sweep's write: a move to NEEDS_ATTENTION from another status.
+                    lambda_.FilterCriteria.filter(
+                        {
+                            "eventName": lambda_.FilterRule.is_equal("MODIFY"),
+                            "dynamodb": {
+                                "NewImage": {"status": {"S": lambda_.FilterRule.is_equal("NEEDS_ATTENTION")}},
+                                "OldImage": {
+                                    "status": {"S": lambda_.FilterRule.not_equals("NEEDS_ATTENTION")}
+                                },
+                            },
+                        }
+                    ),
                     # Only the TTL service's deletions are expiries: a user's delete is not.
                     lambda_.FilterCriteria.filter(
                         {

@@ -130,6 +130,31 @@ def test_a_ttl_removal_publishes_trial_expired(handler: ModuleType, queues: dict
     assert (event["detail"]["trialId"], event["detail"]["status"]) == (TRIAL_ID, "EXPIRED")
 
 
+def test_the_sweeps_move_to_needs_attention_publishes_trial_needs_attention(
+    handler: ModuleType, queues: dict[str, str]
+) -> None:
+    # Given the MODIFY of the stuck-trial sweep's conditional write, REQUESTED -> NEEDS_ATTENTION
+    reason = "still REQUESTED 2700 s after the request"
+    swept = image(status={"S": "NEEDS_ATTENTION"}, reason={"S": reason})
+    # When the stream delivers it
+    result = invoke(handler, [record("MODIFY", "105", new=swept, old=image())])
+    # Then TrialNeedsAttention with the trial, why, and the status it left is on the bus
+    assert result == {"batchItemFailures": []}
+    [event] = drain(queues["seen"])
+    assert (event["source"], event["detail-type"]) == ("OnlineTrial", "TrialNeedsAttention")
+    assert event["detail"] == {
+        "version": "1.0",
+        "trialId": TRIAL_ID,
+        "leadId": "lead-0042",
+        "type": "ACS",
+        "requestedAt": 1795514400,
+        "status": "NEEDS_ATTENTION",
+        "reason": reason,
+        "previousStatus": "REQUESTED",
+    }
+    assert drain(queues["parked"]) == []
+
+
 def test_a_user_removal_or_a_modification_publishes_nothing(
     handler: ModuleType, queues: dict[str, str]
 ) -> None:
@@ -137,6 +162,12 @@ def test_a_user_removal_or_a_modification_publishes_nothing(
     records = [
         record("REMOVE", "103", old=image()),
         record("MODIFY", "104", new=image(status={"S": "FAILED"}), old=image()),
+        record(
+            "MODIFY",
+            "106",
+            new=image(status={"S": "FAILED"}),
+            old=image(status={"S": "NEEDS_ATTENTION"}, reason={"S": "stuck"}),
+        ),
     ]
     # When they reach the function anyway
     result = invoke(handler, records)

@@ -63,15 +63,24 @@ def test_request_keys_have_a_table_of_their_own_that_expires_with_the_trials(tem
     assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
 
 
-def test_the_stream_mapping_filters_inserts_and_ttl_removals_only(templates: Templates) -> None:
+def test_the_stream_mapping_filters_inserts_moves_to_needs_attention_and_ttl_removals_only(
+    templates: Templates,
+) -> None:
     [(_, mapping)] = trial_resources(templates, "AWS::Lambda::EventSourceMapping")
     patterns = [json.loads(f["Pattern"]) for f in mapping["FilterCriteria"]["Filters"]]
     assert {"eventName": ["INSERT"]} in patterns
     assert {
+        "eventName": ["MODIFY"],
+        "dynamodb": {
+            "NewImage": {"status": {"S": ["NEEDS_ATTENTION"]}},
+            "OldImage": {"status": {"S": [{"anything-but": ["NEEDS_ATTENTION"]}]}},
+        },
+    } in patterns
+    assert {
         "eventName": ["REMOVE"],
         "userIdentity": {"type": ["Service"], "principalId": ["dynamodb.amazonaws.com"]},
     } in patterns
-    assert len(patterns) == 2
+    assert len(patterns) == 3
 
 
 def test_the_stream_mapping_never_blocks_the_shard(templates: Templates) -> None:

@@ -338,7 +338,9 @@ def test_the_reconcile_refills_the_pool_and_deletes_retired_environments(trials:
     assert len(trials.with_status("WARM")) == 3
 
 
-def test_a_trial_stuck_in_requested_is_swept_to_needs_attention_with_a_metric(trials: Trials) -> None:
+def test_a_trial_stuck_in_requested_is_swept_to_needs_attention_with_an_event_and_a_metric(
+    trials: Trials,
+) -> None:
     # Given a trial requested an hour ago that no assignment ever picked up
     trial_id = str(uuid.uuid4())
     now = int(time.time())
@@ -356,10 +358,22 @@ def test_a_trial_stuck_in_requested_is_swept_to_needs_attention_with_a_metric(tr
         )
         trials.local.settle()
     assert trials.trial(trial_id).body["status"] == "REQUESTED"
+    since = trials.local.last_seq()
     # When the reconcile's sweep runs
     trials.reconcile()
-    # Then the trial is NEEDS_ATTENTION, and the sweep counted it in the metric the alarm watches
+    # Then the trial is NEEDS_ATTENTION, the table's stream said so once on the bus (TrialNeedsAttention,
+    # with why and the status it left), and the sweep counted it in the metric the alarm watches
     assert trials.trial(trial_id).body["status"] == "NEEDS_ATTENTION"
+    [event] = [
+        e for e in trials.events_of("TrialNeedsAttention", since) if e["detail"]["trialId"] == trial_id
+    ]
+    assert event["source"] == "OnlineTrial"
+    assert {k: event["detail"][k] for k in ("leadId", "status", "previousStatus")} == {
+        "leadId": "lead-stuck",
+        "status": "NEEDS_ATTENTION",
+        "previousStatus": "REQUESTED",
+    }
+    assert "REQUESTED" in event["detail"]["reason"]
     lines = trials.local.client("logs").filter_log_events(
         logGroupName="/aws/lambda/EventDriven-environment-manager", filterPattern="TrialsNeedingAttention"
     )["events"]

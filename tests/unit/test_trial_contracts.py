@@ -18,6 +18,7 @@ from shared.contracts.trials import (
     TrialAssignmentFailed,
     TrialEvent,
     TrialExpired,
+    TrialNeedsAttention,
     TrialRequested,
     parse_trial_event,
 )
@@ -29,12 +30,21 @@ STATUS_OF: dict[type[TrialEvent], str] = {
     TrialAssigned: "ASSIGNED",
     TrialAssignmentFailed: "FAILED",
     TrialExpired: "EXPIRED",
+    TrialNeedsAttention: "NEEDS_ATTENTION",
+}
+# The fields an event has beyond the six every trial event carries.
+EXTRA: dict[type[TrialEvent], dict[str, Any]] = {
+    TrialNeedsAttention: {
+        "reason": "still REQUESTED 2700 s after the request",
+        "previousStatus": "REQUESTED",
+    },
 }
 SAMPLES: dict[str, type[TrialEvent]] = {
     "trial_requested.json": TrialRequested,
     "trial_assigned.json": TrialAssigned,
     "trial_assignment_failed.json": TrialAssignmentFailed,
     "trial_expired.json": TrialExpired,
+    "trial_needs_attention.json": TrialNeedsAttention,
 }
 
 
@@ -48,6 +58,11 @@ def detail(status: str = "REQUESTED", **changes: Any) -> dict[str, Any]:
         "status": status,
     }
     return {**base, **changes}
+
+
+def detail_of(model: type[TrialEvent], status: str | None = None, **changes: Any) -> dict[str, Any]:
+    """A valid detail of the model (with its extra fields), its status replaced by `status` if given."""
+    return detail(status or STATUS_OF[model], **{**EXTRA.get(model, {}), **changes})
 
 
 def envelope(detail_type: str, body: Any, *, event_id: str = "evt-1", source: str = "OnlineTrial") -> dict:
@@ -65,11 +80,11 @@ def envelope(detail_type: str, body: Any, *, event_id: str = "evt-1", source: st
 
 
 @pytest.mark.parametrize("model", TRIAL_EVENTS, ids=lambda m: m.DETAIL_TYPE)
-def test_each_event_has_the_source_its_name_as_detail_type_and_exactly_the_six_fields(
+def test_each_event_has_the_source_its_name_as_detail_type_and_exactly_its_fields(
     model: type[TrialEvent],
 ) -> None:
-    # Given a detail with the event's own status
-    given = detail(STATUS_OF[model])
+    # Given a detail with the event's own status (and the fields it has beyond the six)
+    given = detail_of(model)
     # When it is parsed and serialized again
     event = model.model_validate(given)
     # Then it is accepted, and the serialized detail is exactly the contract's structure
@@ -79,7 +94,7 @@ def test_each_event_has_the_source_its_name_as_detail_type_and_exactly_the_six_f
     assert model.model_json_schema()["additionalProperties"] is False
 
 
-@pytest.mark.parametrize("model", TRIAL_EVENTS, ids=lambda m: m.DETAIL_TYPE)
+@pytest.mark.parametrize("model", [m for m in TRIAL_EVENTS if m not in EXTRA], ids=lambda m: m.DETAIL_TYPE)
 def test_of_fills_in_the_version_and_the_events_status(model: type[TrialEvent]) -> None:
     event = model.of(trial_id=TRIAL_ID, lead_id="lead-0042", trial_type="ACS", requested_at=1_795_514_400)
     assert json.loads(event.model_dump_json()) == detail(STATUS_OF[model])
@@ -99,7 +114,7 @@ def test_a_status_that_is_not_the_events_own_is_rejected(model: type[TrialEvent]
     # Given e.g. a TrialExpired detail that says REQUESTED
     # When it is parsed
     with pytest.raises(ValidationError) as error:
-        model.model_validate(detail(status))
+        model.model_validate(detail_of(model, status))
     # Then the status is what is wrong
     assert {e["loc"][0] for e in error.value.errors()} == {"status"}
 
@@ -107,7 +122,7 @@ def test_a_status_that_is_not_the_events_own_is_rejected(model: type[TrialEvent]
 @pytest.mark.parametrize("model", TRIAL_EVENTS, ids=lambda m: m.DETAIL_TYPE)
 def test_an_extra_field_is_rejected(model: type[TrialEvent]) -> None:
     with pytest.raises(ValidationError) as error:
-        model.model_validate(detail(STATUS_OF[model], environmentId="abc123"))
+        model.model_validate(detail_of(model, environmentId="abc123"))
     assert {e["loc"][0] for e in error.value.errors()} == {"environmentId"}
 
 
@@ -152,6 +167,31 @@ def test_a_malformed_field_is_rejected_and_named(field: str, value: object) -> N
 def test_a_detail_that_is_not_an_object_is_rejected(body: object) -> None:
     with pytest.raises(ValidationError):
         TrialRequested.model_validate(body)
+
+
+@pytest.mark.parametrize("field", ["reason", "previousStatus"])
+def test_needs_attention_requires_why_and_the_status_it_left(field: str) -> None:
+    given = detail_of(TrialNeedsAttention)
+    del given[field]
+    with pytest.raises(ValidationError) as error:
+        TrialNeedsAttention.model_validate(given)
+    assert {e["loc"][0] for e in error.value.errors()} == {field}
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("reason", ""),
+        ("reason", "x" * 1001),
+        ("reason", 42),
+        ("previousStatus", "STUCK"),
+        ("previousStatus", None),
+    ],
+)
+def test_a_malformed_needs_attention_field_is_rejected_and_named(field: str, value: object) -> None:
+    with pytest.raises(ValidationError) as error:
+        TrialNeedsAttention.model_validate(detail_of(TrialNeedsAttention, **{field: value}))
+    assert {e["loc"][0] for e in error.value.errors()} == {field}
 
 
 def test_a_valid_trial_request_is_accepted() -> None:
@@ -228,8 +268,9 @@ def test_the_copies_of_contract_strings_outside_the_contracts_stay_in_step() -> 
     from trial_pool.service import TRIAL_ID_PATTERN as POOL_TRIAL_ID_PATTERN
 
     assert POOL_TRIAL_ID_PATTERN == TRIAL_ID_PATTERN
+    # TrialNeedsAttention is counted by the sweep that moves the trial (TrialsNeedingAttention, alarmed)
     assert {key for key in BUSINESS_COUNTS if key[0] == "OnlineTrial"} == {
-        (model.SOURCE, model.DETAIL_TYPE) for model in TRIAL_EVENTS
+        (model.SOURCE, model.DETAIL_TYPE) for model in TRIAL_EVENTS if model is not TrialNeedsAttention
     }
 
 

@@ -9,12 +9,13 @@ from typing import Any
 
 import pytest
 
-from shared.contracts.trials import TrialExpired, TrialRequested
+from shared.contracts.trials import TrialExpired, TrialNeedsAttention, TrialRequested
 from trial_stream.service import Entry, MalformedRecord, event_for, handle_records, is_ttl_removal
 
 TRIAL_ID = "3f8a2c1e-7b4d-4e2a-9c6f-1d2e3f4a5b6c"
 OTHER_TRIAL = "9d0e1f2a-3b4c-4d5e-8f6a-7b8c9d0e1f2a"
 TTL_IDENTITY = {"type": "Service", "principalId": "dynamodb.amazonaws.com"}
+REASON = "still REQUESTED 2700 s after the request"
 
 
 # --- trial stream: records to events -------------------------------------------------------------
@@ -80,6 +81,30 @@ def test_a_ttl_removal_is_a_trial_expired_from_the_old_image() -> None:
     assert (event.trialId, event.status) == (TRIAL_ID, "EXPIRED")
 
 
+def swept(**changes: Any) -> dict[str, Any]:
+    """The sweep's write as the stream sees it: REQUESTED -> NEEDS_ATTENTION with a reason."""
+    new = image(**{"status": {"S": "NEEDS_ATTENTION"}, "reason": {"S": REASON}, **changes})
+    return record("MODIFY", new=new, old=image())
+
+
+def test_a_move_to_needs_attention_is_a_trial_needs_attention_with_the_reason_and_previous_status() -> None:
+    # Given the MODIFY of the sweep's conditional write, REQUESTED -> NEEDS_ATTENTION
+    # When it is mapped
+    event = event_for(swept())
+    # Then it is TrialNeedsAttention: the trial from the new image, why, and the status it left
+    assert isinstance(event, TrialNeedsAttention)
+    assert json.loads(event.model_dump_json()) == {
+        "version": "1.0",
+        "trialId": TRIAL_ID,
+        "leadId": "lead-0042",
+        "type": "ACS",
+        "requestedAt": 1795514400,
+        "status": "NEEDS_ATTENTION",
+        "reason": REASON,
+        "previousStatus": "REQUESTED",
+    }
+
+
 @pytest.mark.parametrize(
     "given",
     [
@@ -88,8 +113,24 @@ def test_a_ttl_removal_is_a_trial_expired_from_the_old_image() -> None:
         record("REMOVE", old=image(), identity={"type": "User", "principalId": "dynamodb.amazonaws.com"}),
         record("MODIFY", new=image(status={"S": "ASSIGNED"}), old=image()),
         record("MODIFY", new=image(), old=image(), identity=TTL_IDENTITY),
+        record(
+            "MODIFY",
+            new=image(status={"S": "NEEDS_ATTENTION"}, reason={"S": "again"}),
+            old=image(status={"S": "NEEDS_ATTENTION"}, reason={"S": REASON}),
+        ),
+        record("MODIFY", new=image(status={"S": "FAILED"}), old=image(status={"S": "NEEDS_ATTENTION"})),
+        record("REMOVE", old=image(status={"S": "NEEDS_ATTENTION"}, reason={"S": REASON})),
     ],
-    ids=["user-remove", "other-service", "not-a-service", "modify", "modify-with-identity"],
+    ids=[
+        "user-remove",
+        "other-service",
+        "not-a-service",
+        "modify",
+        "modify-with-identity",
+        "already-needs-attention",
+        "needs-attention-to-failed",
+        "user-remove-of-needs-attention",
+    ],
 )
 def test_a_user_removal_or_a_modification_is_no_event(given: dict[str, Any]) -> None:
     assert event_for(given) is None
@@ -104,6 +145,10 @@ def test_a_user_removal_or_a_modification_is_no_event(given: dict[str, Any]) -> 
         (record("INSERT", new=image(trialId={"N": "42"})), "trialId"),
         (record("INSERT"), "no NewImage"),
         (record("REMOVE", identity=TTL_IDENTITY, new=image()), "no OldImage"),
+        (swept(reason=None), "reason: Field required"),
+        (swept(reason={"S": ""}), "reason"),
+        (swept(leadId=None), "leadId: Field required"),
+        (record("MODIFY", new=image(status={"S": "NEEDS_ATTENTION"}, reason={"S": REASON})), "no OldImage"),
     ],
 )
 def test_an_image_that_breaks_the_contract_is_malformed_with_the_reason(
@@ -226,6 +271,23 @@ def test_a_malformed_record_is_parked_with_its_reason_and_is_not_a_failure() -> 
     [(reason, parked)] = parking.parked
     assert "leadId" in reason and parked == bad
     assert (outcome.published, outcome.parked, outcome.ignored, outcome.failed) == (1, 1, 2, {})
+
+
+def test_needs_attention_is_published_in_the_batch_with_the_others() -> None:
+    # Given a batch with an INSERT and the sweep's MODIFY of another trial
+    records = [record("INSERT", sequence="1", new=image()), swept() | {"eventID": "e-2"}]
+    records[1]["dynamodb"] = {**records[1]["dynamodb"], "SequenceNumber": "2"}
+    publisher = FakePublisher()
+    # When the batch is handled
+    outcome = handle_records(
+        records, bus_name="bus", publisher=publisher, parking=FakeParkingLot(), sleep=no_sleep
+    )
+    # Then both are on the bus, the second as TrialNeedsAttention
+    assert [(e["Source"], e["DetailType"]) for e in publisher.calls[0]] == [
+        ("OnlineTrial", "TrialRequested"),
+        ("OnlineTrial", "TrialNeedsAttention"),
+    ]
+    assert (outcome.published, outcome.failed) == (2, {})
 
 
 def test_a_malformed_record_that_cannot_be_parked_is_a_failure_so_it_is_not_lost() -> None:

@@ -13,7 +13,13 @@ from shared.contracts.orders import (
     OrderStatusChanged,
 )
 from shared.contracts.payments import PaymentCharged, PaymentRefunded
-from shared.contracts.trials import TrialAssigned, TrialAssignmentFailed, TrialExpired, TrialRequested
+from shared.contracts.trials import (
+    TrialAssigned,
+    TrialAssignmentFailed,
+    TrialExpired,
+    TrialNeedsAttention,
+    TrialRequested,
+)
 from shared.contracts.user_signup import UserSignup
 
 CONTRACTS: dict[tuple[str, str], type[BaseModel]] = {
@@ -30,6 +36,7 @@ CONTRACTS: dict[tuple[str, str], type[BaseModel]] = {
     (TrialAssigned.SOURCE, TrialAssigned.DETAIL_TYPE): TrialAssigned,
     (TrialAssignmentFailed.SOURCE, TrialAssignmentFailed.DETAIL_TYPE): TrialAssignmentFailed,
     (TrialExpired.SOURCE, TrialExpired.DETAIL_TYPE): TrialExpired,
+    (TrialNeedsAttention.SOURCE, TrialNeedsAttention.DETAIL_TYPE): TrialNeedsAttention,
 }
 
 

@@ -100,6 +100,19 @@ class TrialExpired(TrialEvent):
     status: Literal["EXPIRED"]
 
 
+class TrialNeedsAttention(TrialEvent):
+    """The stuck-trial sweep gave the trial up: an operator must look at it.
+
+    The six fields plus why, and the status it was in when it was given up on.
+    """
+
+    DETAIL_TYPE: ClassVar[str] = "TrialNeedsAttention"
+    STATUS: ClassVar[TrialStatus] = "NEEDS_ATTENTION"
+    status: Literal["NEEDS_ATTENTION"]
+    reason: Annotated[str, Field(min_length=1, max_length=1000)]
+    previousStatus: TrialStatus
+
+
 TrialEventT = TypeVar("TrialEventT", bound=TrialEvent)
 
 TRIAL_EVENTS: tuple[type[TrialEvent], ...] = (
@@ -107,6 +120,7 @@ TRIAL_EVENTS: tuple[type[TrialEvent], ...] = (
     TrialAssigned,
     TrialAssignmentFailed,
     TrialExpired,
+    TrialNeedsAttention,
 )
 
 
