@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from shared.settings import from_environment
 
 
-class InventoryConfig(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    inventory_table_name: str = Field(min_length=1)
+@dataclass(frozen=True, kw_only=True)
+class InventoryConfig:
+    inventory_table_name: str
 
 
 def load(environ: Mapping[str, str] = os.environ) -> InventoryConfig:
-    try:
-        return InventoryConfig.model_validate({"inventory_table_name": environ.get("INVENTORY_TABLE_NAME")})
-    except ValidationError:
-        raise RuntimeError("inventory function misconfigured: check INVENTORY_TABLE_NAME") from None
+    return from_environment(InventoryConfig, environ)

@@ -7,23 +7,24 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+
+from shared.settings import from_environment
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class MetricsConfig:
     """What Powertools' EMF needs: the namespace every business metric goes to, and the service name
     it adds as a dimension. Powertools would fall back to defaults; this function does not."""
 
-    namespace: str
-    service_name: str
+    powertools_metrics_namespace: str
+    powertools_service_name: str
 
-
-VARIABLES = {"namespace": "POWERTOOLS_METRICS_NAMESPACE", "service_name": "POWERTOOLS_SERVICE_NAME"}
+    def __post_init__(self) -> None:
+        blank = [f.name.upper() for f in fields(self) if not str(getattr(self, f.name)).strip()]
+        if blank:
+            raise ValueError(f"{', '.join(blank)} is blank")
 
 
 def load(environ: Mapping[str, str] = os.environ) -> MetricsConfig:
-    missing = [variable for variable in VARIABLES.values() if not environ.get(variable, "").strip()]
-    if missing:
-        raise RuntimeError(f"metrics function misconfigured: check {', '.join(missing)}")
-    return MetricsConfig(**{field: environ[variable] for field, variable in VARIABLES.items()})
+    return from_environment(MetricsConfig, environ)

@@ -7,7 +7,6 @@ Consumers are idempotent.
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 from typing import Any
 
@@ -19,11 +18,11 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from order_outbox.adapters import event_bridge_publisher, images_of
-from order_outbox.config import Config
+from order_outbox.config import load
 from order_outbox.service import MalformedOrder, events_for
 from shared.eventbus import EventBridgePublisher, PublishFailed
 
-config = Config.from_environ(os.environ)  # a missing setting fails INIT, not the first batch
+config = load()  # a missing setting fails INIT, not the first batch
 logger = Logger()
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 session = boto3.session.Session()

@@ -4,26 +4,23 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from shared.settings import from_environment
 
 
-class SweeperConfig(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    orders_table_name: str = Field(min_length=1)
-    orders_status_index_name: str = Field(min_length=1)
+@dataclass(frozen=True, kw_only=True)
+class SweeperConfig:
+    orders_table_name: str
+    orders_status_index_name: str
     # How long an order may stay in one non-final status: past the order workflow's own timeout
     # nothing will move it any more.
-    stuck_after_seconds: int = Field(ge=60)
+    stuck_after_seconds: int
+
+    def __post_init__(self) -> None:
+        if self.stuck_after_seconds < 60:
+            raise ValueError("STUCK_AFTER_SECONDS must be at least 60")
 
 
 def load(environ: Mapping[str, str] = os.environ) -> SweeperConfig:
-    values = {name: environ.get(name.upper()) for name in SweeperConfig.model_fields}
-    try:
-        return SweeperConfig.model_validate(values)
-    except ValidationError as error:
-        wrong = ", ".join(
-            str(e["loc"][0]).upper() for e in error.errors(include_input=False, include_url=False)
-        )
-        raise RuntimeError(f"order sweeper misconfigured: check {wrong}") from None
+    return from_environment(SweeperConfig, environ)

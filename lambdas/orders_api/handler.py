@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 from functools import lru_cache
@@ -27,7 +26,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from orders_api.adapters import DynamoDBCatalogue, DynamoDBOrders
-from orders_api.config import Config
+from orders_api.config import load
 from orders_api.service import (
     Caller,
     Forbidden,
@@ -46,13 +45,13 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 CATALOGUE_BACKOFF_SECONDS = 0.05
 
-config = Config.from_environ(os.environ)  # a missing setting fails INIT, not the first order
+config = load()  # a missing setting fails INIT, not the first order
 logger = Logger()
 metrics = Metrics()
 app = APIGatewayRestResolver()
 # One session for every client; the orders table shares the idempotency layer's DynamoDB client.
 session = boto3.session.Session()
-persistence = DynamoDBPersistenceLayer(table_name=config.idempotency_table, boto3_session=session)
+persistence = DynamoDBPersistenceLayer(table_name=config.idempotency_table_name, boto3_session=session)
 idempotency_config = IdempotencyConfig(
     # The key is scoped to its caller: two callers using the same key place two orders.
     event_key_jmespath="[caller, key]",
@@ -66,7 +65,9 @@ idempotency_config = IdempotencyConfig(
 @lru_cache(maxsize=1)
 def orders() -> DynamoDBOrders:
     return DynamoDBOrders(
-        persistence.client, orders_table=config.orders_table, tokens_table=config.payment_tokens_table
+        persistence.client,
+        orders_table=config.orders_table_name,
+        tokens_table=config.payment_tokens_table_name,
     )
 
 
@@ -74,7 +75,7 @@ def orders() -> DynamoDBOrders:
 def catalogue() -> DynamoDBCatalogue:
     return DynamoDBCatalogue(
         persistence.client,
-        table_name=config.inventory_table,
+        table_name=config.inventory_table_name,
         sleep=time.sleep,
         backoff_seconds=CATALOGUE_BACKOFF_SECONDS,
     )

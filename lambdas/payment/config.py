@@ -2,49 +2,44 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import lru_cache
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from shared.settings import from_environment
 
 
-class PaymentConfig(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class PaymentConfig:
     """What the charge and refund functions are told by their stack; nothing here has a default."""
 
-    model_config = ConfigDict(frozen=True)
+    payments_table_name: str
+    event_bus_name: str
+    payment_limit_cents: int
 
-    payments_table_name: str = Field(min_length=1)
-    event_bus_name: str = Field(min_length=1)
-    payment_limit_cents: int = Field(ge=0)
+    def __post_init__(self) -> None:
+        if self.payment_limit_cents < 0:
+            raise ValueError("PAYMENT_LIMIT_CENTS must not be negative")
 
 
+@dataclass(frozen=True, kw_only=True)
 class ChargeConfig(PaymentConfig):
     """The charge function reads tokens too, and knows when a message is on its last receive."""
 
-    payment_tokens_table_name: str = Field(min_length=1)
+    payment_tokens_table_name: str
     # The payment queue's maxReceiveCount: the receive that would park a message fails its order first.
-    payment_max_receives: int = Field(ge=1)
+    payment_max_receives: int
 
-
-def _read(model: type[PaymentConfig], environ: Mapping[str, str]) -> PaymentConfig:
-    values = {name: environ.get(name.upper()) for name in model.model_fields}
-    try:
-        return model.model_validate({k: v for k, v in values.items() if v is not None})
-    except ValidationError as error:
-        wrong = ", ".join(
-            str(e["loc"][0]).upper() for e in error.errors(include_input=False, include_url=False)
-        )
-        raise RuntimeError(f"payment function misconfigured: check {wrong}") from None
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.payment_max_receives < 1:
+            raise ValueError("PAYMENT_MAX_RECEIVES must be at least 1")
 
 
 @lru_cache(maxsize=1)
 def charge_config() -> ChargeConfig:
-    config = _read(ChargeConfig, os.environ)
-    assert isinstance(config, ChargeConfig)
-    return config
+    return from_environment(ChargeConfig)
 
 
 @lru_cache(maxsize=1)
 def refund_config() -> PaymentConfig:
-    return _read(PaymentConfig, os.environ)
+    return from_environment(PaymentConfig)

@@ -3,27 +3,32 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from shared.settings import from_environment
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 
 
-class WelcomeEmailConfig(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+@dataclass(frozen=True, kw_only=True)
+class WelcomeEmailConfig:
     # The verified SES identity the email is sent from.
-    sender_email: str = Field(min_length=3, pattern=r"^[^@\s]+@[^@\s]+$")
-    idempotency_table_name: str = Field(min_length=1)
+    sender_email: str
+    idempotency_table_name: str
     # How long a handled event id is remembered: longer than EventBridge's and Lambda's retry windows.
-    idempotency_expiry_seconds: int = Field(ge=3600)
+    idempotency_expiry_seconds: int
+
+    def __post_init__(self) -> None:
+        problems = []
+        if not _EMAIL.match(self.sender_email):
+            problems.append("SENDER_EMAIL is not an e-mail address")
+        if self.idempotency_expiry_seconds < 3600:
+            problems.append("IDEMPOTENCY_EXPIRY_SECONDS must be at least 3600")
+        if problems:
+            raise ValueError("; ".join(problems))
 
 
 def load(environ: Mapping[str, str] = os.environ) -> WelcomeEmailConfig:
-    values = {name: environ.get(name.upper()) for name in WelcomeEmailConfig.model_fields}
-    try:
-        return WelcomeEmailConfig.model_validate(values)
-    except ValidationError as error:
-        wrong = ", ".join(
-            str(e["loc"][0]).upper() for e in error.errors(include_input=False, include_url=False)
-        )
-        raise RuntimeError(f"welcome-email function misconfigured: check {wrong}") from None
+    return from_environment(WelcomeEmailConfig, environ)

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from orders_api.config import Config, ConfigError
+from orders_api.config import load
 from orders_api.service import (
     Caller,
     CatalogueItem,
@@ -27,6 +27,7 @@ from orders_api.service import (
     request_digest,
 )
 from shared.contracts.orders import UUID_PATTERN, PlaceOrderRequest
+from shared.settings import SettingsError
 
 ORDER_ID = "3f1c2a9e-8b7d-4c6e-9a5f-1e2d3c4b5a60"
 NOW = "2026-11-22T10:00:00.000Z"
@@ -315,8 +316,8 @@ ENVIRONMENT = {
 
 
 def test_the_config_reads_every_setting() -> None:
-    config = Config.from_environ(ENVIRONMENT)
-    assert (config.orders_table, config.payment_tokens_table, config.payment_token_ttl_seconds) == (
+    config = load(ENVIRONMENT)
+    assert (config.orders_table_name, config.payment_tokens_table_name, config.payment_token_ttl_seconds) == (
         "orders",
         "tokens",
         86400,
@@ -326,8 +327,15 @@ def test_the_config_reads_every_setting() -> None:
 def test_a_missing_or_bad_setting_fails_naming_each() -> None:
     environment = {**ENVIRONMENT, "PAYMENT_TOKEN_TTL_SECONDS": "a day"}
     del environment["INVENTORY_TABLE_NAME"]
-    with pytest.raises(ConfigError) as error:
-        Config.from_environ(environment)
-    assert "INVENTORY_TABLE_NAME is missing" in str(error.value)
-    assert "PAYMENT_TOKEN_TTL_SECONDS is not a positive whole number" in str(error.value)
+    with pytest.raises(SettingsError) as error:
+        load(environment)
+    assert "INVENTORY_TABLE_NAME is not set" in str(error.value)
+    assert "PAYMENT_TOKEN_TTL_SECONDS is not an integer" in str(error.value)
     assert "a day" not in str(error.value)
+
+
+def test_seconds_must_be_positive() -> None:
+    with pytest.raises(
+        SettingsError, match="IDEMPOTENCY_EXPIRY_SECONDS must be a positive number of seconds"
+    ):
+        load({**ENVIRONMENT, "IDEMPOTENCY_EXPIRY_SECONDS": "0"})
