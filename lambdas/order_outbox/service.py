@@ -20,6 +20,7 @@ from shared.contracts.orders import (
     OrderRejected,
     OrderStatusChanged,
 )
+from shared.validation import describe
 
 EventT = TypeVar("EventT", bound=OrderEvent)
 
@@ -103,8 +104,4 @@ def _validated(model: type[EventT], detail: dict[str, Any]) -> EventT:
     try:
         return model.model_validate(detail)
     except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in e['loc']) or 'detail'}: {e['msg']}"
-            for e in error.errors(include_input=False, include_url=False)
-        )
-        raise MalformedOrder(f"not a valid {model.DETAIL_TYPE}: {problems}") from None
+        raise MalformedOrder(f"not a valid {model.DETAIL_TYPE}: {describe(error, root='detail')}") from None

@@ -39,6 +39,7 @@ from orders_api.service import (
 )
 from shared.clock import utc_now
 from shared.contracts.orders import PlaceOrderRequest
+from shared.validation import field_errors
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 # Printable ASCII, no spaces: what clients put there (UUIDs, ULIDs, hashes), bounded.
@@ -94,14 +95,6 @@ def accepted(placed: dict[str, str]) -> Response:
 def invalid(errors: list[dict[str, str]]) -> Response:
     metrics.add_metric(name="InvalidOrders", unit=MetricUnit.Count, value=1)
     return json_response(400, {"message": "Invalid order", "errors": errors})
-
-
-def field_errors(error: ValidationError) -> list[dict[str, str]]:
-    """Each violation as {"field": "lines.0.quantity", "error": "..."}; never echoes the input."""
-    return [
-        {"field": ".".join(str(part) for part in e["loc"]) or "body", "error": e["msg"]}
-        for e in error.errors(include_url=False, include_input=False)
-    ]
 
 
 def current_caller() -> Caller | None:

@@ -14,22 +14,22 @@ _QUOTING_MESSAGES = {
 }
 
 
-def field_errors(error: ValidationError) -> list[dict[str, str]]:
+def field_errors(error: ValidationError, *, root: str = "body") -> list[dict[str, str]]:
     """Each violation as {"field": "lines.0.quantity", "error": "..."}, built without the input
     (`include_input=False`), documentation links or context values; keys that came from the input
-    (an unexpected field, a dict key) are shown as `?`."""
+    (an unexpected field, a dict key) are shown as `?`, and a violation of the whole object as `root`."""
     return [
         {
-            "field": ".".join(_location_part(part) for part in e["loc"]) or "body",
+            "field": ".".join(_location_part(part) for part in e["loc"]) or root,
             "error": _QUOTING_MESSAGES.get(e["type"], e["msg"]),
         }
         for e in error.errors(include_url=False, include_input=False, include_context=False)
     ]
 
 
-def describe(error: ValidationError) -> str:
+def describe(error: ValidationError, *, root: str = "body") -> str:
     """The same violations on one line, e.g. for an exception message or a parked record's reason."""
-    return "; ".join(f"{e['field']}: {e['error']}" for e in field_errors(error))
+    return "; ".join(f"{e['field']}: {e['error']}" for e in field_errors(error, root=root))
 
 
 def _location_part(part: int | str) -> str:

@@ -10,7 +10,8 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError
 
-from shared.contracts.trials import TrialEvent, TrialExpired, TrialNeedsAttention, TrialRequested, problems
+from shared.contracts.trials import TrialEvent, TrialExpired, TrialNeedsAttention, TrialRequested
+from shared.validation import describe
 
 MAX_ENTRIES_PER_PUT = 10  # PutEvents' limit per request
 PUBLISH_ATTEMPTS = 3
@@ -182,7 +183,8 @@ def _from_image(
         # The status and version are the event's own, whatever the row says: an INSERT is a request.
         return model.model_validate({"version": "1.0", **detail, "status": model.STATUS})
     except ValidationError as error:
-        raise MalformedRecord(f"{image_key} is not a valid {model.DETAIL_TYPE}: {problems(error)}") from error
+        problems = describe(error, root="detail")
+        raise MalformedRecord(f"{image_key} is not a valid {model.DETAIL_TYPE}: {problems}") from error
 
 
 def _plain(value: Any) -> Any:

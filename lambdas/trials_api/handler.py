@@ -14,6 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from shared.contracts.trials import RequestTrial
+from shared.validation import field_errors
 from trials_api import config
 from trials_api.adapters import DynamoDbTrialStore
 from trials_api.service import (
@@ -101,8 +102,5 @@ def _idempotency_key_error() -> dict[str, str]:
 
 
 def _errors(error: ValidationError) -> list[dict[str, str]]:
-    """Each broken field and why, without echoing the input back."""
-    return [
-        {"field": ".".join(str(part) for part in e["loc"]) or "body", "message": e["msg"]}
-        for e in error.errors(include_url=False, include_input=False, include_context=False)
-    ]
+    """Each broken field and why, without echoing the input back (the API's shape: `message`)."""
+    return [{"field": e["field"], "message": e["error"]} for e in field_errors(error)]

@@ -172,6 +172,15 @@ def test_the_formatter_hides_keys_that_came_from_the_input() -> None:
     assert "email" in fields and SENTINEL not in json.dumps(fields)
 
 
+def test_the_formatter_names_a_violation_of_the_whole_object_by_its_root() -> None:
+    # Given a detail that is not an object at all
+    with pytest.raises(ValidationError) as error:
+        UserSignup.model_validate(["not", "an", "object"])
+    # Then the violation is placed on the body, or on the root the caller names
+    assert [e["field"] for e in field_errors(error.value)] == ["body"]
+    assert describe(error.value, root="detail").startswith("detail: ")
+
+
 def test_the_metrics_consumer_knows_every_registered_event() -> None:
     # metrics repeats the (source, DetailType) pairs so as not to import pydantic; unknown ones count as other
     from metrics.service import KNOWN_EVENTS

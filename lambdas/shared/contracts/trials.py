@@ -7,6 +7,7 @@ from typing import Annotated, Any, ClassVar, Literal, Self, TypeVar, cast
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from shared.contracts.envelope import EventBridgeEvent
+from shared.validation import describe
 
 SOURCE = "OnlineTrial"
 
@@ -148,16 +149,5 @@ def parse_trial_event(event: Any, *accepted: type[TrialEventT]) -> EventBridgeEv
     try:
         return cast("EventBridgeEvent[TrialEventT]", envelope[model].model_validate(event))
     except ValidationError as error:
-        raise InvalidTrialEvent(f"{detail_type} event {event_id} is invalid: {problems(error)}") from error
-
-
-def problems(error: ValidationError) -> str:
-    """Each broken field and the rule it breaks, without a value from the input: not the value, and not
-    the name of a field the sender made up (an extra field is reported as `<extra field>`)."""
-    found = []
-    for e in error.errors(include_url=False, include_input=False, include_context=False):
-        location = [str(part) for part in e["loc"]]
-        if e["type"] == "extra_forbidden" and location:
-            location[-1] = "<extra field>"
-        found.append(f"{'.'.join(location) or 'detail'}: {e['msg']}")
-    return "; ".join(found)
+        problems = describe(error, root="detail")
+        raise InvalidTrialEvent(f"{detail_type} event {event_id} is invalid: {problems}") from error
