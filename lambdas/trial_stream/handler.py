@@ -13,9 +13,10 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from shared.eventbus import EventBridgePublisher
 from trial_stream import config
-from trial_stream.adapters import EventBridgePublisher, SqsParkingLot
-from trial_stream.service import BatchOutcome, handle_records
+from trial_stream.adapters import SqsParkingLot
+from trial_stream.service import PUBLISH_ATTEMPTS, RETRY_DELAY_SECONDS, BatchOutcome, handle_records
 
 settings = config.load()
 logger = Logger()
@@ -29,7 +30,12 @@ class EventNotPublished(RuntimeError):
 
 @lru_cache(maxsize=1)
 def publisher() -> EventBridgePublisher:
-    return EventBridgePublisher(session.client("events"))
+    return EventBridgePublisher(
+        session.client("events"),
+        bus_name=settings.event_bus_name,
+        attempts=PUBLISH_ATTEMPTS,
+        backoff_seconds=RETRY_DELAY_SECONDS,
+    )
 
 
 @lru_cache(maxsize=1)
@@ -52,7 +58,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItem
     # gives the partial-batch response (and raises when every record failed, as Powertools does).
     outcome = handle_records(
         event.get("Records", []),
-        bus_name=settings.event_bus_name,
         publisher=publisher(),
         parking=ParkOnDemand(),
     )

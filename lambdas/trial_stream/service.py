@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
@@ -11,22 +10,22 @@ from typing import Any, Protocol
 from pydantic import ValidationError
 
 from shared.contracts.trials import TrialEvent, TrialExpired, TrialNeedsAttention, TrialRequested
+from shared.eventbus import MAX_ENTRIES, EntryResult
 from shared.validation import describe
 
-MAX_ENTRIES_PER_PUT = 10  # PutEvents' limit per request
+# The publisher's own retries of the entries that may still succeed (shared.eventbus): 3 attempts,
+# pausing 0.2 s, then 0.4 s.
 PUBLISH_ATTEMPTS = 3
-RETRY_DELAY_SECONDS = 0.2  # doubled per attempt: 0.2 s, then 0.4 s
+RETRY_DELAY_SECONDS = 0.2
 TTL_PRINCIPAL = "dynamodb.amazonaws.com"
 DETAIL_ATTRIBUTES = ("trialId", "leadId", "type", "requestedAt")
 NEEDS_ATTENTION = "NEEDS_ATTENTION"
 
-Entry = dict[str, str]
-
 
 class EventPublisher(Protocol):
-    """PutEvents: one result per entry, in order: None when accepted, else the error."""
+    """shared.eventbus' `put`: up to 10 events, one result per event, in order, after its own retries."""
 
-    def put_events(self, entries: Sequence[Entry]) -> list[str | None]: ...
+    def put(self, *details: TrialEvent) -> list[EntryResult]: ...
 
 
 class ParkingLot(Protocol):
@@ -95,27 +94,14 @@ def event_for(record: Mapping[str, Any]) -> TrialEvent | None:
     return None
 
 
-def entry_for(event: TrialEvent, *, bus_name: str) -> Entry:
-    """The PutEvents entry of an event: source, DetailType and the detail serialized from the contract."""
-    return {
-        "Source": event.SOURCE,
-        "DetailType": event.DETAIL_TYPE,
-        "Detail": event.model_dump_json(),
-        "EventBusName": bus_name,
-    }
-
-
 def handle_records(
     records: Sequence[Mapping[str, Any]],
     *,
-    bus_name: str,
     publisher: EventPublisher,
     parking: ParkingLot,
-    attempts: int = PUBLISH_ATTEMPTS,
-    sleep: Callable[[float], None] = time.sleep,
 ) -> BatchOutcome:
     """Maps every record, parks the malformed ones, publishes the rest in batches; reports what failed."""
-    entries: dict[str, Entry] = {}
+    events: dict[str, TrialEvent] = {}
     failed: dict[str, str] = {}
     parked = ignored = 0
     for record in records:
@@ -133,41 +119,24 @@ def handle_records(
         if event is None:
             ignored += 1
             continue
-        entries[sequence_number] = entry_for(event, bus_name=bus_name)
-    unpublished = publish(entries, publisher=publisher, attempts=attempts, sleep=sleep)
+        events[sequence_number] = event
+    unpublished = publish(events, publisher=publisher)
     failed.update(unpublished)
     return BatchOutcome(
-        published=len(entries) - len(unpublished), parked=parked, ignored=ignored, failed=failed
+        published=len(events) - len(unpublished), parked=parked, ignored=ignored, failed=failed
     )
 
 
-def publish(
-    entries: Mapping[str, Entry],
-    *,
-    publisher: EventPublisher,
-    attempts: int = PUBLISH_ATTEMPTS,
-    sleep: Callable[[float], None] = time.sleep,
-) -> dict[str, str]:
-    """Puts the entries 10 per request, retrying only the failed ones; returns key -> last error of those
-    still failing after `attempts` rounds."""
-    pending = list(entries.items())
-    errors: dict[str, str] = {}
-    for attempt in range(attempts):
-        if attempt:
-            sleep(RETRY_DELAY_SECONDS * 2 ** (attempt - 1))
-        still_failing: list[tuple[str, Entry]] = []
-        for chunk in _chunks(pending, MAX_ENTRIES_PER_PUT):
-            results = publisher.put_events([entry for _, entry in chunk])
-            for (key, entry), error in zip(chunk, results, strict=True):
-                if error is None:
-                    errors.pop(key, None)
-                else:
-                    errors[key] = error
-                    still_failing.append((key, entry))
-        pending = still_failing
-        if not pending:
-            break
-    return {key: f"not published after {attempts} attempts: {errors[key]}" for key, _ in pending}
+def publish(events: Mapping[str, TrialEvent], *, publisher: EventPublisher) -> dict[str, str]:
+    """Puts the events 10 per request (the publisher retries the entries that may still succeed);
+    returns key -> the last error of each event still not on the bus."""
+    unpublished: dict[str, str] = {}
+    for chunk in _chunks(list(events.items()), MAX_ENTRIES):
+        results = publisher.put(*(event for _, event in chunk))
+        for (key, _), result in zip(chunk, results, strict=True):
+            if not result.published:
+                unpublished[key] = f"not published: {result.error_code}: {result.error_message}"
+    return unpublished
 
 
 def _from_image(
@@ -216,6 +185,6 @@ def _sequence_number(record: Mapping[str, Any]) -> str:
     return str((record.get("dynamodb") or {}).get("SequenceNumber", ""))
 
 
-def _chunks(items: list[tuple[str, Entry]], size: int) -> Iterator[list[tuple[str, Entry]]]:
+def _chunks(items: list[tuple[str, TrialEvent]], size: int) -> Iterator[list[tuple[str, TrialEvent]]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]

@@ -214,15 +214,21 @@ class RejectsOneTrial:
         }
 
 
+def publisher_over(handler: ModuleType, client: Any) -> Any:
+    """The handler's own publisher (shared.eventbus, 3 attempts) over another client, without pauses."""
+    from shared.eventbus import EventBridgePublisher
+
+    return EventBridgePublisher(
+        client, bus_name=handler.settings.event_bus_name, attempts=3, sleep=lambda seconds: None
+    )
+
+
 def test_an_entry_that_keeps_failing_is_the_only_batch_item_failure(
     handler: ModuleType, queues: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given PutEvents rejects trial 1's entry every time
-    from trial_stream.adapters import EventBridgePublisher
-
     client = RejectsOneTrial(boto3.client("events"), trial_id(1))
-    monkeypatch.setattr(handler, "publisher", lambda: EventBridgePublisher(client))
-    monkeypatch.setattr("trial_stream.service.RETRY_DELAY_SECONDS", 0.0)
+    monkeypatch.setattr(handler, "publisher", lambda: publisher_over(handler, client))
     # When a batch of three INSERTs arrives
     result = invoke(handler, [record("INSERT", str(300 + n), new=image(trial_id(n))) for n in range(3)])
     # Then only its record is reported, after 3 attempts, and the other two events are on the bus
@@ -234,12 +240,8 @@ def test_an_entry_that_keeps_failing_is_the_only_batch_item_failure(
 def test_a_batch_whose_every_record_failed_raises_so_lambda_retries_it(
     handler: ModuleType, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from trial_stream.adapters import EventBridgePublisher
-
-    monkeypatch.setattr(
-        handler, "publisher", lambda: EventBridgePublisher(RejectsOneTrial(boto3.client("events"), TRIAL_ID))
-    )
-    monkeypatch.setattr("trial_stream.service.RETRY_DELAY_SECONDS", 0.0)
+    client = RejectsOneTrial(boto3.client("events"), TRIAL_ID)
+    monkeypatch.setattr(handler, "publisher", lambda: publisher_over(handler, client))
     with pytest.raises(BatchProcessingError):
         invoke(handler, [record("INSERT", "401", new=image())])
 

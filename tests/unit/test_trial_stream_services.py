@@ -1,4 +1,6 @@
-"""The trial stream's service with fakes for its ports: records to events, published in batches; no AWS."""
+"""The trial stream's service with fakes for its ports: records to events, published in batches; no AWS.
+
+Events go out through shared.eventbus' publisher, over a fake events client."""
 
 from __future__ import annotations
 
@@ -10,7 +12,8 @@ from typing import Any
 import pytest
 
 from shared.contracts.trials import TrialExpired, TrialNeedsAttention, TrialRequested
-from trial_stream.service import Entry, MalformedRecord, event_for, handle_records, is_ttl_removal
+from shared.eventbus import EventBridgePublisher
+from trial_stream.service import MalformedRecord, event_for, handle_records, is_ttl_removal
 
 TRIAL_ID = "3f8a2c1e-7b4d-4e2a-9c6f-1d2e3f4a5b6c"
 OTHER_TRIAL = "9d0e1f2a-3b4c-4d5e-8f6a-7b8c9d0e1f2a"
@@ -163,24 +166,30 @@ def test_an_image_that_breaks_the_contract_is_malformed_with_the_reason(
 
 
 @dataclass
-class FakePublisher:
-    """Fails the entries of the given trial ids, `times` times each (forever by default)."""
+class FakeEvents:
+    """An events client that fails the entries of the given trial ids, `times` times each."""
 
     failing: dict[str, int] = field(default_factory=dict)
-    calls: list[list[Entry]] = field(default_factory=list)
+    calls: list[list[dict[str, str]]] = field(default_factory=list)
 
-    def put_events(self, entries: Sequence[Entry]) -> list[str | None]:
-        assert len(entries) <= 10
-        self.calls.append(list(entries))
-        results: list[str | None] = []
-        for entry in entries:
+    def put_events(self, Entries: Sequence[dict[str, str]]) -> dict[str, Any]:
+        assert len(Entries) <= 10
+        self.calls.append(list(Entries))
+        results: list[dict[str, str]] = []
+        for n, entry in enumerate(Entries):
             trial_id = json.loads(entry["Detail"])["trialId"]
             if self.failing.get(trial_id, 0) > 0:
                 self.failing[trial_id] -= 1
-                results.append("InternalFailure: try again")
+                results.append({"ErrorCode": "InternalFailure", "ErrorMessage": "try again"})
             else:
-                results.append(None)
-        return results
+                results.append({"EventId": f"event-{len(self.calls)}-{n}"})
+        return {"Entries": results}
+
+
+def publisher_over(client: FakeEvents, slept: list[float] | None = None) -> EventBridgePublisher:
+    """The shared publisher the handler uses: 3 attempts, pausing 0.2 s then 0.4 s."""
+    pauses = [] if slept is None else slept
+    return EventBridgePublisher(client, bus_name="bus", attempts=3, backoff_seconds=0.2, sleep=pauses.append)
 
 
 @dataclass
@@ -204,15 +213,13 @@ def inserts(count: int) -> list[dict[str, Any]]:
 
 def test_25_records_are_published_in_3_put_events_calls_of_at_most_10() -> None:
     # Given 25 INSERT records
-    publisher = FakePublisher()
+    events = FakeEvents()
     # When the batch is handled
-    outcome = handle_records(
-        inserts(25), bus_name="bus", publisher=publisher, parking=FakeParkingLot(), sleep=no_sleep
-    )
+    outcome = handle_records(inserts(25), publisher=publisher_over(events), parking=FakeParkingLot())
     # Then 3 calls of 10, 10 and 5 entries put all of them on the bus, and nothing failed
-    assert [len(call) for call in publisher.calls] == [10, 10, 5]
+    assert [len(call) for call in events.calls] == [10, 10, 5]
     assert (outcome.published, outcome.failed) == (25, {})
-    entry = publisher.calls[0][0]
+    entry = events.calls[0][0]
     assert (entry["Source"], entry["DetailType"], entry["EventBusName"]) == (
         "OnlineTrial",
         "TrialRequested",
@@ -220,35 +227,27 @@ def test_25_records_are_published_in_3_put_events_calls_of_at_most_10() -> None:
     )
 
 
-def no_sleep(seconds: float) -> None:
-    pass
-
-
 def test_a_failed_entry_is_retried_alone_and_counts_as_published_once_accepted() -> None:
     # Given 12 records, one of whose entries PutEvents rejects once
-    publisher = FakePublisher(failing={trial_id(3): 1})
+    events = FakeEvents(failing={trial_id(3): 1})
     slept: list[float] = []
     # When the batch is handled
-    outcome = handle_records(
-        inserts(12), bus_name="bus", publisher=publisher, parking=FakeParkingLot(), sleep=slept.append
-    )
+    outcome = handle_records(inserts(12), publisher=publisher_over(events, slept), parking=FakeParkingLot())
     # Then only that entry is sent again, after a short pause, and nothing is reported failed
-    assert [len(call) for call in publisher.calls] == [10, 2, 1]
-    assert json.loads(publisher.calls[2][0]["Detail"])["trialId"] == trial_id(3)
+    assert [len(call) for call in events.calls] == [10, 1, 2]
+    assert json.loads(events.calls[1][0]["Detail"])["trialId"] == trial_id(3)
     assert slept == [0.2]
     assert (outcome.published, outcome.failed) == (12, {})
 
 
 def test_an_entry_that_fails_3_times_is_reported_by_its_sequence_number_only() -> None:
     # Given records 0..4 where PutEvents always rejects trial 2's entry
-    publisher = FakePublisher(failing={trial_id(2): 99})
+    events = FakeEvents(failing={trial_id(2): 99})
     slept: list[float] = []
     # When the batch is handled
-    outcome = handle_records(
-        inserts(5), bus_name="bus", publisher=publisher, parking=FakeParkingLot(), sleep=slept.append
-    )
+    outcome = handle_records(inserts(5), publisher=publisher_over(events, slept), parking=FakeParkingLot())
     # Then it was tried 3 times with growing pauses, and only its sequence number is failed, with the error
-    assert [len(call) for call in publisher.calls] == [5, 1, 1]
+    assert [len(call) for call in events.calls] == [5, 1, 1]
     assert slept == [0.2, 0.4]
     assert list(outcome.failed) == ["1002"]
     assert "InternalFailure" in outcome.failed["1002"]
@@ -264,9 +263,9 @@ def test_a_malformed_record_is_parked_with_its_reason_and_is_not_a_failure() -> 
         record("MODIFY", sequence="3", new=image(), old=image()),
         record("REMOVE", sequence="4", old=image()),
     ]
-    publisher, parking = FakePublisher(), FakeParkingLot()
+    parking = FakeParkingLot()
     # When the batch is handled
-    outcome = handle_records(records, bus_name="bus", publisher=publisher, parking=parking, sleep=no_sleep)
+    outcome = handle_records(records, publisher=publisher_over(FakeEvents()), parking=parking)
     # Then the malformed record is parked whole with why, the good one published, the others ignored
     [(reason, parked)] = parking.parked
     assert "leadId" in reason and parked == bad
@@ -277,13 +276,11 @@ def test_needs_attention_is_published_in_the_batch_with_the_others() -> None:
     # Given a batch with an INSERT and the sweep's MODIFY of another trial
     records = [record("INSERT", sequence="1", new=image()), swept() | {"eventID": "e-2"}]
     records[1]["dynamodb"] = {**records[1]["dynamodb"], "SequenceNumber": "2"}
-    publisher = FakePublisher()
+    events = FakeEvents()
     # When the batch is handled
-    outcome = handle_records(
-        records, bus_name="bus", publisher=publisher, parking=FakeParkingLot(), sleep=no_sleep
-    )
+    outcome = handle_records(records, publisher=publisher_over(events), parking=FakeParkingLot())
     # Then both are on the bus, the second as TrialNeedsAttention
-    assert [(e["Source"], e["DetailType"]) for e in publisher.calls[0]] == [
+    assert [(e["Source"], e["DetailType"]) for e in events.calls[0]] == [
         ("OnlineTrial", "TrialRequested"),
         ("OnlineTrial", "TrialNeedsAttention"),
     ]
@@ -293,7 +290,7 @@ def test_needs_attention_is_published_in_the_batch_with_the_others() -> None:
 def test_a_malformed_record_that_cannot_be_parked_is_a_failure_so_it_is_not_lost() -> None:
     bad = record("INSERT", sequence="7", new=image(leadId=None))
     outcome = handle_records(
-        [bad], bus_name="bus", publisher=FakePublisher(), parking=FakeParkingLot(broken=True), sleep=no_sleep
+        [bad], publisher=publisher_over(FakeEvents()), parking=FakeParkingLot(broken=True)
     )
     assert list(outcome.failed) == ["7"]
     assert "could not park" in outcome.failed["7"]
