@@ -7,6 +7,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from assign_trial.service import Started
+from shared.aws_errors import EXECUTION_ALREADY_EXISTS, error_code
 
 
 class StepFunctionsWorkflow:
@@ -20,7 +21,7 @@ class StepFunctionsWorkflow:
         try:
             response = self._client.start_execution(stateMachineArn=self._arn, name=name, input=payload)
         except ClientError as error:
-            if error.response["Error"].get("Code") != "ExecutionAlreadyExists":
+            if error_code(error) != EXECUTION_ALREADY_EXISTS:
                 raise
             return Started(execution_arn=self.execution_arn(name), new=False)
         # A running execution started with the same name and input is returned as a success, not an error.

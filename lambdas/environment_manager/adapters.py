@@ -11,7 +11,13 @@ from botocore.exceptions import ClientError
 
 from environment_manager.service import StackState
 from environment_manager.trials import TrialRecord
-from shared.dynamodb import error_code, is_condition_failure
+from shared.aws_errors import (
+    ALREADY_EXISTS,
+    NO_SUCH_BUCKET,
+    VALIDATION_ERROR,
+    error_code,
+    is_condition_failure,
+)
 
 BUCKET_OUTPUT = "BucketName"
 MAX_DELETE = 1000  # DeleteObjects' limit per request
@@ -35,7 +41,7 @@ class CloudFormationStacks:
                 RoleARN=self._role_arn,
             )
         except ClientError as error:
-            if error_code(error) == "AlreadyExistsException":
+            if error_code(error) == ALREADY_EXISTS:
                 return False
             raise
         return True
@@ -49,7 +55,7 @@ class CloudFormationStacks:
             [stack] = self._client.describe_stacks(StackName=stack_name)["Stacks"]
         except ClientError as error:
             # A deleted stack is not found by name: CloudFormation answers ValidationError "does not exist".
-            if error_code(error) == "ValidationError" and "does not exist" in str(error):
+            if error_code(error) == VALIDATION_ERROR and "does not exist" in str(error):
                 return None
             raise
         outputs = {o["OutputKey"]: o.get("OutputValue") for o in stack.get("Outputs", [])}
@@ -88,7 +94,7 @@ class S3Buckets:
             try:
                 response = self._client.list_objects_v2(**request)
             except ClientError as error:
-                if error_code(error) == "NoSuchBucket":
+                if error_code(error) == NO_SUCH_BUCKET:
                     return
                 raise
             keys = [o["Key"] for o in response.get("Contents", [])]

@@ -8,6 +8,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from orders_api.service import CatalogueItem, NewOrder, OrderExists
+from shared.aws_errors import REASON_CONDITIONAL_CHECK_FAILED, cancellation_reasons
 from shared.dynamodb import from_item, to_item
 
 BATCH_GET_ATTEMPTS = 5  # rounds of BatchGetItem for keys DynamoDB left unprocessed (throttling)
@@ -100,7 +101,5 @@ class DynamoDBCatalogue:
 
 def _order_condition_failed(error: ClientError) -> bool:
     """A cancelled transaction whose first item (the order) failed its attribute_not_exists."""
-    if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
-        return False
-    reasons = error.response.get("CancellationReasons") or []
-    return bool(reasons) and reasons[0].get("Code") == "ConditionalCheckFailed"
+    reasons = cancellation_reasons(error)  # [] unless a TransactionCanceledException
+    return bool(reasons) and reasons[0] == REASON_CONDITIONAL_CHECK_FAILED

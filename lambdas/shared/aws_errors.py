@@ -19,6 +19,13 @@ ACCESS_DENIED = "AccessDeniedException"
 VALIDATION_ERROR = "ValidationError"
 VALIDATION_EXCEPTION = "ValidationException"
 
+# Step Functions: StartExecution with a name already used (the execution exists).
+EXECUTION_ALREADY_EXISTS = "ExecutionAlreadyExists"
+# CloudFormation: CreateStack of a stack name already taken.
+ALREADY_EXISTS = "AlreadyExistsException"
+# S3: the bucket is gone.
+NO_SUCH_BUCKET = "NoSuchBucket"
+
 # Throttled: retry later, with back-off.
 THROTTLING: frozenset[str] = frozenset(
     {

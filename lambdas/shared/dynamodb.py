@@ -8,11 +8,6 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
-# Error codes and their readers live in shared.aws_errors; these names stay importable from here.
-from shared.aws_errors import error_code, is_condition_failure
-
-__all__ = ["error_code", "from_item", "is_condition_failure", "to_item"]
-
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 

@@ -22,7 +22,7 @@ from typing import Any, Literal, cast
 
 from botocore.exceptions import ClientError
 
-from shared.dynamodb import is_condition_failure
+from shared.aws_errors import is_condition_failure
 
 PoolStatus = Literal["PROVISIONING", "WARM", "CLAIMED", "DELETING", "DELETED", "FAILED"]
 BY_STATUS = "byStatus"

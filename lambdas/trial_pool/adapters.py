@@ -7,7 +7,14 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from shared.dynamodb import error_code
+from shared.aws_errors import (
+    REASON_CONDITIONAL_CHECK_FAILED,
+    REASON_NONE,
+    REASON_TRANSACTION_CONFLICT,
+    TRANSACTION_CANCELED,
+    cancellation_reasons,
+    error_code,
+)
 from shared.pool_table import DynamoDbPoolTable, PoolItem
 from trial_pool.service import Outcome, TrialRow
 
@@ -52,7 +59,7 @@ class DynamoDbClaims:
                 ]
             )
         except ClientError as error:
-            if error_code(error) != "TransactionCanceledException":
+            if error_code(error) != TRANSACTION_CANCELED:
                 raise
             return _outcome(error)
         return Outcome.CLAIMED
@@ -75,12 +82,12 @@ class DynamoDbClaims:
 
 def _outcome(error: ClientError) -> Outcome:
     """Why the transaction was cancelled, from its per-item reasons: [pool item, trial row]."""
-    reasons = [r.get("Code", "None") for r in error.response.get("CancellationReasons", [])]
-    pool_reason, trial_reason = [*reasons, "None", "None"][:2]
-    if trial_reason == "ConditionalCheckFailed":
+    reasons = cancellation_reasons(error)
+    pool_reason, trial_reason = [*reasons, REASON_NONE, REASON_NONE][:2]
+    if trial_reason == REASON_CONDITIONAL_CHECK_FAILED:
         return Outcome.TRIAL_CHANGED
-    if trial_reason == "TransactionConflict":
+    if trial_reason == REASON_TRANSACTION_CONFLICT:
         return Outcome.CONFLICT
-    if pool_reason in ("ConditionalCheckFailed", "TransactionConflict"):
+    if pool_reason in (REASON_CONDITIONAL_CHECK_FAILED, REASON_TRANSACTION_CONFLICT):
         return Outcome.TAKEN
     raise error

@@ -6,8 +6,8 @@ from typing import Any, cast
 
 from botocore.exceptions import ClientError
 
+from shared.aws_errors import TRANSACTION_CANCELED, error_code
 from shared.contracts.trials import TrialStatus
-from shared.dynamodb import error_code
 from trials_api.service import Contended, Guard, RequestKey, Trial
 
 
@@ -53,7 +53,7 @@ class DynamoDbTrialStore:
                 ]
             )
         except ClientError as error:
-            if error_code(error) != "TransactionCanceledException":
+            if error_code(error) != TRANSACTION_CANCELED:
                 raise
             guard = self._guard(request.key)
             if guard is None:  # a conflict with a transaction that did not commit: the caller tries again

@@ -8,7 +8,7 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 
 from shared import aws_errors
-from shared.dynamodb import error_code, is_condition_failure
+from shared.aws_errors import error_code, is_condition_failure
 from shared.eventbus import UNANSWERED, UNREACHABLE, EventBridgePublisher, PublishFailed
 
 
