@@ -8,6 +8,7 @@ from pydantic import ValidationError
 
 from shared.contracts.envelope import EventBridgeEvent
 from shared.contracts.orders import OrderStatusChanged
+from shared.validation import describe
 
 StatusChangedEvent: TypeAlias = EventBridgeEvent[OrderStatusChanged]
 
@@ -32,7 +33,8 @@ def parse_event(event: Any) -> StatusChangedEvent:
         return StatusChangedEvent.model_validate(event)
     except ValidationError as error:
         event_id = event.get("id") if isinstance(event, dict) else None
-        raise InvalidStatusEvent(f"OrderStatusChanged event {event_id} is invalid: {error}") from error
+        problems = describe(error)  # fields and rules only, never the values given
+        raise InvalidStatusEvent(f"OrderStatusChanged event {event_id} is invalid: {problems}") from error
 
 
 def publish_status(change: OrderStatusChanged, *, publisher: StatusPublisher) -> str:

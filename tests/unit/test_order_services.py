@@ -120,8 +120,10 @@ def test_a_status_change_for_a_topic_injection_is_refused() -> None:
     event = bus_event(
         "OrderStatusChanged", {"orderId": "#", "customerId": "c-1", "status": "PAID", "changedAt": NOW}
     )
-    with pytest.raises(InvalidStatusEvent, match="evt-1"):
+    with pytest.raises(InvalidStatusEvent, match="evt-1") as error:
         parse_status_event(event)
+    # And the reason names the field, not the value it was given
+    assert "detail.orderId" in str(error.value) and "#" not in str(error.value)
 
 
 def test_the_iot_endpoint_is_configured_local_or_looked_up() -> None:
