@@ -77,16 +77,18 @@ def parse_event(event: Any) -> ChargedEvent | RefundedEvent:
     detail_type = event.get("detail-type") if isinstance(event, dict) else None
     model = EVENT_MODELS.get(str(detail_type))
     if model is None or event.get("source") != SOURCE:
+        # The sender's source and detail-type are not repeated: only what accounting expects.
+        expected = "/".join(EVENT_MODELS)
         raise InvalidLedgerEvent(
-            f"event {_event_id(event)} is not a payment event accounting records: "
-            f"source={event.get('source') if isinstance(event, dict) else None!r} detail-type={detail_type!r}"
+            f"event {_event_id(event)} is not a payment event accounting records ({SOURCE} {expected})"
         )
     try:
         return model.model_validate(event)
     except ValidationError as error:
+        # Not chained: pydantic's own message, in a logged traceback, would repeat the input.
         raise InvalidLedgerEvent(
             f"{detail_type} event {_event_id(event)} is invalid: {describe(error)}"
-        ) from error
+        ) from None
 
 
 def charge_entry(facts: PaymentFacts, event_id: str) -> LedgerEntry:

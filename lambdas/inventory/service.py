@@ -88,7 +88,8 @@ def parse_request(event: Any) -> InventoryRequest:
     try:
         return InventoryRequest.model_validate(event)
     except ValidationError as error:
-        raise InvalidInventoryRequest(f"invalid inventory request: {describe(error)}") from error
+        # Not chained: pydantic's own message, in a logged traceback, would repeat the input.
+        raise InvalidInventoryRequest(f"invalid inventory request: {describe(error)}") from None
 
 
 def handle(request: InventoryRequest, *, store: StockStore) -> dict[str, Any]:

@@ -34,7 +34,8 @@ def parse_event(event: Any) -> StatusChangedEvent:
     except ValidationError as error:
         event_id = event.get("id") if isinstance(event, dict) else None
         problems = describe(error)  # fields and rules only, never the values given
-        raise InvalidStatusEvent(f"OrderStatusChanged event {event_id} is invalid: {problems}") from error
+        # Not chained: pydantic's own message, in a logged traceback, would repeat the input.
+        raise InvalidStatusEvent(f"OrderStatusChanged event {event_id} is invalid: {problems}") from None
 
 
 def publish_status(change: OrderStatusChanged, *, publisher: StatusPublisher) -> str:

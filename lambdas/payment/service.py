@@ -137,7 +137,8 @@ def parse_payment_request(body: str) -> PaymentRequest:
     try:
         return PaymentRequest.model_validate_json(body)
     except ValidationError as error:
-        raise InvalidPaymentRequest(f"invalid payment request: {describe(error)}") from error
+        # Not chained: pydantic's own message, in a logged traceback, would repeat the input.
+        raise InvalidPaymentRequest(f"invalid payment request: {describe(error)}") from None
 
 
 def task_token_of(body: str) -> str | None:
@@ -153,7 +154,8 @@ def parse_refund_request(event: Any) -> RefundRequest:
     try:
         return RefundRequest.model_validate(event)
     except ValidationError as error:
-        raise InvalidRefundRequest(f"invalid refund request: {describe(error)}") from error
+        # Not chained: pydantic's own message, in a logged traceback, would repeat the input.
+        raise InvalidRefundRequest(f"invalid refund request: {describe(error)}") from None
 
 
 def charge_output(record: PaymentRecord) -> dict[str, Any]:

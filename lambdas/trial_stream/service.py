@@ -153,7 +153,8 @@ def _from_image(
         return model.model_validate({"version": "1.0", **detail, "status": model.STATUS})
     except ValidationError as error:
         problems = describe(error, root="detail")
-        raise MalformedRecord(f"{image_key} is not a valid {model.DETAIL_TYPE}: {problems}") from error
+        # Not chained: pydantic's own message, in a logged traceback, would repeat the input.
+        raise MalformedRecord(f"{image_key} is not a valid {model.DETAIL_TYPE}: {problems}") from None
 
 
 def _plain(value: Any) -> Any:

@@ -150,4 +150,5 @@ def parse_trial_event(event: Any, *accepted: type[TrialEventT]) -> EventBridgeEv
         return cast("EventBridgeEvent[TrialEventT]", envelope[model].model_validate(event))
     except ValidationError as error:
         problems = describe(error, root="detail")
-        raise InvalidTrialEvent(f"{detail_type} event {event_id} is invalid: {problems}") from error
+        # Not chained: pydantic's own message, in a logged traceback, would repeat the input.
+        raise InvalidTrialEvent(f"{detail_type} event {event_id} is invalid: {problems}") from None
