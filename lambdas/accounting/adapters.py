@@ -10,9 +10,9 @@ from accounting.service import LedgerEntry, PaymentFacts, UnconfirmedPayment
 from shared.aws_errors import (
     REASON_CONDITIONAL_CHECK_FAILED,
     TRANSACTION_CANCELED,
+    applied,
     cancellation_reasons,
     error_code,
-    is_condition_failure,
 )
 from shared.dynamodb import from_item, to_item
 
@@ -49,17 +49,12 @@ class DynamoDBLedger:
         self._table = table_name
 
     def record_charge(self, entry: LedgerEntry, *, at: str) -> bool:
-        try:
-            self._client.put_item(
-                TableName=self._table,
-                Item=self._item(entry, at),
-                ConditionExpression="attribute_not_exists(entryId)",
-            )
-        except ClientError as error:
-            if is_condition_failure(error):
-                return False
-            raise
-        return True
+        return applied(
+            self._client.put_item,
+            TableName=self._table,
+            Item=self._item(entry, at),
+            ConditionExpression="attribute_not_exists(entryId)",
+        )
 
     def record_refund(self, entry: LedgerEntry, *, charge_entry_id: str, at: str) -> bool:
         try:

@@ -15,8 +15,8 @@ from shared.aws_errors import (
     ALREADY_EXISTS,
     NO_SUCH_BUCKET,
     VALIDATION_ERROR,
+    applied,
     error_code,
-    is_condition_failure,
 )
 
 BUCKET_OUTPUT = "BucketName"
@@ -170,20 +170,15 @@ class DynamoDbTrialsTable:
         )
 
     def _update(self, trial_id: str, update: str, condition: str, values: dict[str, Any]) -> bool:
-        try:
-            self._client.update_item(
-                TableName=self._table,
-                Key={"trialId": {"S": trial_id}},
-                UpdateExpression=update,
-                ConditionExpression=condition,
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues=values,
-            )
-        except ClientError as error:
-            if is_condition_failure(error):
-                return False
-            raise
-        return True
+        return applied(
+            self._client.update_item,
+            TableName=self._table,
+            Key={"trialId": {"S": trial_id}},
+            UpdateExpression=update,
+            ConditionExpression=condition,
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues=values,
+        )
 
 
 class EmfMetrics:

@@ -5,10 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from order_sweeper.service import OpenOrder
-from shared.aws_errors import is_condition_failure
+from shared.aws_errors import applied
 from shared.dynamodb import to_item
 
 
@@ -38,26 +36,21 @@ class DynamoDBOpenOrders:
                 )
 
     def mark_needs_attention(self, order: OpenOrder, *, reason: str, at: str) -> bool:
-        try:
-            self._client.update_item(
-                TableName=self._table,
-                Key={"orderId": {"S": order.order_id}},
-                UpdateExpression="SET #status = :attention, #reason = :reason, previousStatus = :was, "
-                "updatedAt = :at",
-                ConditionExpression="#status = :was AND updatedAt = :seen",
-                ExpressionAttributeNames={"#status": "status", "#reason": "reason"},
-                ExpressionAttributeValues=to_item(
-                    {
-                        ":attention": "NEEDS_ATTENTION",
-                        ":reason": reason,
-                        ":was": order.status,
-                        ":seen": order.updated_at,
-                        ":at": at,
-                    }
-                ),
-            )
-        except ClientError as error:
-            if is_condition_failure(error):
-                return False
-            raise
-        return True
+        return applied(
+            self._client.update_item,
+            TableName=self._table,
+            Key={"orderId": {"S": order.order_id}},
+            UpdateExpression="SET #status = :attention, #reason = :reason, previousStatus = :was, "
+            "updatedAt = :at",
+            ConditionExpression="#status = :was AND updatedAt = :seen",
+            ExpressionAttributeNames={"#status": "status", "#reason": "reason"},
+            ExpressionAttributeValues=to_item(
+                {
+                    ":attention": "NEEDS_ATTENTION",
+                    ":reason": reason,
+                    ":was": order.status,
+                    ":seen": order.updated_at,
+                    ":at": at,
+                }
+            ),
+        )

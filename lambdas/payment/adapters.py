@@ -9,7 +9,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from payment.service import PaymentRecord, StoredToken
-from shared.aws_errors import error_code, is_condition_failure
+from shared.aws_errors import applied, error_code
 from shared.dynamodb import from_item, to_item
 
 # What Step Functions answers when nobody waits on a token any more.
@@ -75,33 +75,23 @@ class DynamoDBPayments:
 
     def _put_new(self, record: PaymentRecord) -> bool:
         item = {name: getattr(record, field) for name, field in _FIELDS.items()}
-        try:
-            self._client.put_item(
-                TableName=self._table,
-                Item=to_item({k: v for k, v in item.items() if v is not None}),
-                ConditionExpression="attribute_not_exists(orderId)",
-            )
-        except ClientError as error:
-            if is_condition_failure(error):
-                return False
-            raise
-        return True
+        return applied(
+            self._client.put_item,
+            TableName=self._table,
+            Item=to_item({k: v for k, v in item.items() if v is not None}),
+            ConditionExpression="attribute_not_exists(orderId)",
+        )
 
     def _update(self, order_id: str, expression: str, *, expected: str, values: dict[str, Any]) -> bool:
-        try:
-            self._client.update_item(
-                TableName=self._table,
-                Key={"orderId": {"S": order_id}},
-                UpdateExpression=expression,
-                ConditionExpression="#status = :expected",
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues=to_item({**values, ":expected": expected}),
-            )
-        except ClientError as error:
-            if is_condition_failure(error):
-                return False
-            raise
-        return True
+        return applied(
+            self._client.update_item,
+            TableName=self._table,
+            Key={"orderId": {"S": order_id}},
+            UpdateExpression=expression,
+            ConditionExpression="#status = :expected",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues=to_item({**values, ":expected": expected}),
+        )
 
 
 class DynamoDBPaymentTokens:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from botocore.exceptions import ClientError
 
 # DynamoDB
@@ -79,3 +82,15 @@ def cancellation_reasons(error: ClientError) -> list[str]:
     if error_code(error) != TRANSACTION_CANCELED:
         return []
     return [str(reason.get("Code", REASON_NONE)) for reason in error.response.get("CancellationReasons", [])]
+
+
+def applied(write: Callable[..., Any], **request: Any) -> bool:
+    """Runs one conditional write (`client.put_item`, `client.update_item`, ...): True when it was
+    applied, False when its condition did not hold; any other error is raised."""
+    try:
+        write(**request)
+    except ClientError as error:
+        if is_condition_failure(error):
+            return False
+        raise
+    return True

@@ -20,9 +20,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
-from botocore.exceptions import ClientError
-
-from shared.aws_errors import is_condition_failure
+from shared.aws_errors import applied
 
 PoolStatus = Literal["PROVISIONING", "WARM", "CLAIMED", "DELETING", "DELETED", "FAILED"]
 BY_STATUS = "byStatus"
@@ -69,23 +67,18 @@ class DynamoDbPoolTable:
 
     def add_provisioning(self, *, environment_id: str, stack_name: str, created_at: str) -> bool:
         """Adds a PROVISIONING item; False when an item with that id exists already (any status)."""
-        try:
-            self._client.put_item(
-                TableName=self.table_name,
-                Item={
-                    **self.key(environment_id),
-                    "status": {"S": "PROVISIONING"},
-                    "stackName": {"S": stack_name},
-                    "createdAt": {"S": created_at},
-                },
-                # Never overwrite: a repeat must not turn a CLAIMED or DELETED environment back.
-                ConditionExpression="attribute_not_exists(environmentId)",
-            )
-        except ClientError as error:
-            if is_condition_failure(error):
-                return False
-            raise
-        return True
+        return applied(
+            self._client.put_item,
+            TableName=self.table_name,
+            Item={
+                **self.key(environment_id),
+                "status": {"S": "PROVISIONING"},
+                "stackName": {"S": stack_name},
+                "createdAt": {"S": created_at},
+            },
+            # Never overwrite: a repeat must not turn a CLAIMED or DELETED environment back.
+            ConditionExpression="attribute_not_exists(environmentId)",
+        )
 
     def get(self, environment_id: str) -> PoolItem | None:
         """The item as it is now (a consistent read), or None."""
@@ -115,20 +108,15 @@ class DynamoDbPoolTable:
         if reason is not None:  # kept otherwise: a DELETED item still says why it failed, if it did
             update += ", statusReason = :reason"
             values[":reason"] = {"S": reason}
-        try:
-            self._client.update_item(
-                TableName=self.table_name,
-                Key=self.key(environment_id),
-                UpdateExpression=update,
-                ConditionExpression=f"#status IN ({', '.join(f':from{n}' for n in range(len(allowed)))})",
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues=values,
-            )
-        except ClientError as error:
-            if is_condition_failure(error):
-                return False
-            raise
-        return True
+        return applied(
+            self._client.update_item,
+            TableName=self.table_name,
+            Key=self.key(environment_id),
+            UpdateExpression=update,
+            ConditionExpression=f"#status IN ({', '.join(f':from{n}' for n in range(len(allowed)))})",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues=values,
+        )
 
     def claim_update(self, environment_id: str, *, trial_id: str, claimed_at: str) -> dict[str, Any]:
         """The `Update` of a TransactWriteItems that takes a WARM environment for a trial."""

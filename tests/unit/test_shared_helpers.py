@@ -8,7 +8,7 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 
 from shared import aws_errors
-from shared.aws_errors import error_code, is_condition_failure
+from shared.aws_errors import applied, error_code, is_condition_failure
 from shared.eventbus import UNANSWERED, UNREACHABLE, EventBridgePublisher, PublishFailed
 
 
@@ -111,3 +111,18 @@ def test_error_codes_are_read_and_classified_in_one_place() -> None:
     )
     assert aws_errors.cancellation_reasons(canceled) == ["None", aws_errors.REASON_CONDITIONAL_CHECK_FAILED]
     assert aws_errors.cancellation_reasons(client_error("ThrottlingException")) == []
+
+
+def test_a_conditional_write_says_whether_it_was_applied_and_raises_anything_else() -> None:
+    def refusing(code: str) -> Any:
+        def write(**request: Any) -> None:
+            raise ClientError({"Error": {"Code": code, "Message": "no"}}, "PutItem")
+
+        return write
+
+    # Given writes that succeed, fail their condition, or fail otherwise
+    # Then applied says True, False, or raises
+    assert applied(lambda **request: None, TableName="t") is True
+    assert applied(refusing("ConditionalCheckFailedException"), TableName="t") is False
+    with pytest.raises(ClientError):
+        applied(refusing("ProvisionedThroughputExceededException"), TableName="t")
