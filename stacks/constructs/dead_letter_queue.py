@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import aws_cdk as cdk
 from aws_cdk import Duration
-from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
+
+from stacks.constructs.alarms import alarm_on_any
 
 # Longer than any source queue's retention, so a parked message outlives what it came from.
 DLQ_RETENTION = Duration.days(14)
@@ -26,19 +26,15 @@ class DeadLetterQueue(Construct):
             enforce_ssl=True,
             retention_period=DLQ_RETENTION,
         )
-        self.alarm = cloudwatch.Alarm(
+        self.alarm = alarm_on_any(
             self,
             "DepthAlarm",
-            alarm_description=f"Messages are parked in the DLQ for {purpose}: inspect and redrive them.",
+            description=f"Messages are parked in the DLQ for {purpose}: inspect and redrive them.",
             metric=self.queue.metric_approximate_number_of_messages_visible(
                 period=Duration.minutes(1), statistic="Maximum"
             ),
-            threshold=1,
-            evaluation_periods=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            alarm_topic=alarm_topic,
         )
-        self.alarm.add_alarm_action(cw_actions.SnsAction(alarm_topic))
         cdk.Validations.of(self.queue).acknowledge(
             cdk.Acknowledgment(
                 id="AwsSolutions-SQS3",

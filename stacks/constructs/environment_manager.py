@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from aws_cdk import Duration, Stack
-from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -12,6 +10,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from stacks.constructs.alarms import alarm_on_any, business_metric
 from stacks.constructs.dead_letter_queue import DeadLetterQueue
 from stacks.constructs.event_consumer import EventConsumer
 from stacks.constructs.event_route import (
@@ -142,24 +141,14 @@ class EnvironmentManager(EventConsumer):
         RuleAlarms(
             self, "ReconcileAlarms", rule=self.reconcile, event_bus_name="default", alarm_topic=alarm_topic
         )
-        self.stuck_trials_alarm = cloudwatch.Alarm(
+        self.stuck_trials_alarm = alarm_on_any(
             self,
             "TrialsNeedingAttentionAlarm",
-            alarm_description="Trials were still REQUESTED past their deadline and are now NEEDS_ATTENTION: "
+            description="Trials were still REQUESTED past their deadline and are now NEEDS_ATTENTION: "
             "look them up in the trials table (status NEEDS_ATTENTION, with a reason).",
-            metric=cloudwatch.Metric(
-                namespace=defaults.app_name,
-                metric_name=STUCK_METRIC,
-                dimensions_map={"service": SERVICE_NAME},
-                statistic="Sum",
-                period=Duration.minutes(5),
-            ),
-            threshold=1,
-            evaluation_periods=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            metric=business_metric(namespace=defaults.app_name, name=STUCK_METRIC, service=SERVICE_NAME),
+            alarm_topic=alarm_topic,
         )
-        self.stuck_trials_alarm.add_alarm_action(cw_actions.SnsAction(alarm_topic))
 
         # -- least privilege: exactly the actions the function uses --------------------------------
         pool.grant(

@@ -10,14 +10,13 @@ write each but are never read.
 from __future__ import annotations
 
 from aws_cdk import Duration
-from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from stacks.constructs.alarms import alarm_on_any, business_metric
 from stacks.constructs.dead_letter_queue import DeadLetterQueue
 from stacks.constructs.event_route import TARGET_RETRY_ATTEMPTS
 from stacks.constructs.lambda_function import AppFunction, FunctionDefaults
@@ -82,21 +81,16 @@ class OrderSweeper(Construct):
             )
         )
         RuleAlarms(self, "RuleAlarms", rule=self.rule, event_bus_name="default", alarm_topic=alarm_topic)
-        self.alarm = cloudwatch.Alarm(
+        self.alarm = alarm_on_any(
             self,
             "OrdersNeedingAttention",
-            alarm_description="The sweeper moved orders stuck past their deadline to NEEDS_ATTENTION: "
+            description="The sweeper moved orders stuck past their deadline to NEEDS_ATTENTION: "
             "look at them (stock may be held, money taken).",
-            metric=cloudwatch.Metric(
+            metric=business_metric(
                 namespace=defaults.app_name,
-                metric_name="OrdersNeedingAttention",
-                dimensions_map={"service": SERVICE_NAME},
-                statistic="Sum",
+                name="OrdersNeedingAttention",
+                service=SERVICE_NAME,
                 period=SWEEP_EVERY,
             ),
-            threshold=1,
-            evaluation_periods=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            alarm_topic=alarm_topic,
         )
-        self.alarm.add_alarm_action(cw_actions.SnsAction(alarm_topic))

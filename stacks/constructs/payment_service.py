@@ -20,6 +20,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from stacks.constructs.alarms import alarm_on_any, business_metric
 from stacks.constructs.dead_letter_queue import DeadLetterQueue
 from stacks.constructs.lambda_function import AppFunction, FunctionDefaults
 from stacks.constructs.pinned import pin
@@ -136,21 +137,13 @@ class PaymentService(Construct):
         self.unanswered_alarm.add_alarm_action(cw_actions.SnsAction(alarm_topic))
         # Poison messages: invalid ones fail their order at once, failing ones on their last receive;
         # either way an operator should see why (the payment function's log has the reason).
-        self.poison_alarm = cloudwatch.Alarm(
+        self.poison_alarm = alarm_on_any(
             self,
             "PoisonPayments",
-            alarm_description="The payment service met messages it could not process (invalid, or failing "
+            description="The payment service met messages it could not process (invalid, or failing "
             "on every receive): their orders failed; see the payment function's log for the reason.",
-            metric=cloudwatch.Metric(
-                namespace=defaults.app_name,
-                metric_name="PaymentsPoisonMessages",
-                dimensions_map={"service": "payment"},
-                statistic="Sum",
-                period=Duration.minutes(5),
+            metric=business_metric(
+                namespace=defaults.app_name, name="PaymentsPoisonMessages", service="payment"
             ),
-            threshold=1,
-            evaluation_periods=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            alarm_topic=alarm_topic,
         )
-        self.poison_alarm.add_alarm_action(cw_actions.SnsAction(alarm_topic))

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from aws_cdk import Duration, Fn
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_events as events
 from aws_cdk import aws_sns as sns
 from constructs import Construct
+
+from stacks.constructs.alarms import alarm_on_any
 
 RULE_FAILURE_METRICS = ("FailedInvocations", "InvocationsSentToDLQ")
 
@@ -37,10 +38,10 @@ class RuleAlarms(Construct):
             dimensions["EventBusName"] = event_bus_name
         self.alarms: list[cloudwatch.Alarm] = []
         for metric_name in RULE_FAILURE_METRICS:
-            alarm = cloudwatch.Alarm(
+            alarm = alarm_on_any(
                 self,
                 metric_name,
-                alarm_description=f"EventBridge {metric_name} on {construct_id}: a target was not reached.",
+                description=f"EventBridge {metric_name} on {construct_id}: a target was not reached.",
                 metric=cloudwatch.Metric(
                     namespace="AWS/Events",
                     metric_name=metric_name,
@@ -48,10 +49,6 @@ class RuleAlarms(Construct):
                     statistic="Sum",
                     period=Duration.minutes(5),
                 ),
-                threshold=1,
-                evaluation_periods=1,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                alarm_topic=alarm_topic,
             )
-            alarm.add_alarm_action(cw_actions.SnsAction(alarm_topic))
             self.alarms.append(alarm)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import jsii
 from aws_cdk import Duration, Names, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct, IValidation
 
+from stacks.constructs.alarms import alarm_on_any
 from stacks.constructs.lambda_function import retention
 
 DYNAMODB_TRANSIENT = [
@@ -121,18 +121,14 @@ class WorkflowAlarms(Construct):
     def _alarm(
         self, name: str, metric_name: str, machine: sfn.StateMachine, alarm_topic: sns.ITopic
     ) -> cloudwatch.Alarm:
-        alarm = cloudwatch.Alarm(
+        alarm = alarm_on_any(
             self,
             f"{name}{metric_name}",
-            alarm_description=f"Step Functions {metric_name} on {machine.node.path}: an execution ended "
+            description=f"Step Functions {metric_name} on {machine.node.path}: an execution ended "
             "without finishing its work; find it in the execution history and the runbook.",
             metric=machine.metric(metric_name, period=Duration.minutes(5), statistic="Sum"),
-            threshold=1,
-            evaluation_periods=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            alarm_topic=alarm_topic,
         )
-        alarm.add_alarm_action(cw_actions.SnsAction(alarm_topic))
         return alarm
 
 
