@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
-from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import Duration
 from constructs import Construct
 
 from stacks.constructs.event_route import TARGET_MAX_EVENT_AGE
 from stacks.constructs.lambda_function import ASYNC_MAX_EVENT_AGE
+from stacks.constructs.tables import app_table
 
 # An event can reach a consumer up to (EventBridge's retry window + Lambda's async window) = 7 h
 # after it was published; the idempotency record must outlive both, or a late retry repeats the
@@ -22,16 +22,5 @@ class IdempotencyTable(Construct):
 
     def __init__(self, scope: Construct, construct_id: str) -> None:
         super().__init__(scope, construct_id)
-        self.table = dynamodb.Table(
-            self,
-            "Table",
-            partition_key=dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING),
-            time_to_live_attribute="expiration",
-            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
-            encryption=dynamodb.TableEncryption.AWS_MANAGED,
-            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=True
-            ),
-            # Only records of in-flight or recent events: safe to drop with the stack.
-            removal_policy=RemovalPolicy.DESTROY,
-        )
+        # Only records of in-flight or recent events: safe to drop with the stack.
+        self.table = app_table(self, "Table", key="id", ttl="expiration", kept=False)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import aws_cdk as cdk
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_dynamodb as dynamodb
@@ -16,6 +16,7 @@ from constructs import Construct
 
 from stacks.constructs.dead_letter_queue import DeadLetterQueue
 from stacks.constructs.lambda_function import AppFunction, FunctionDefaults
+from stacks.constructs.tables import app_table
 
 # A token only has to live until the payment service charged it (it deletes it then); the TTL removes
 # what an order that never got that far leaves behind.
@@ -67,15 +68,9 @@ class OrderIntake(Construct):
         defaults: FunctionDefaults,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.payment_tokens = dynamodb.Table(
-            self,
-            "PaymentTokens",
-            partition_key=dynamodb.Attribute(name="paymentRef", type=dynamodb.AttributeType.STRING),
-            time_to_live_attribute="expiresAt",
-            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
-            encryption=dynamodb.TableEncryption.AWS_MANAGED,
-            # Tokens live a day at most: nothing to restore, and with the stack they may go.
-            removal_policy=RemovalPolicy.DESTROY,
+        # Tokens live a day at most: nothing to restore (no backups), and with the stack they may go.
+        self.payment_tokens = app_table(
+            self, "PaymentTokens", key="paymentRef", ttl="expiresAt", backups=False, kept=False
         )
         cdk.Validations.of(self.payment_tokens).acknowledge(
             cdk.Acknowledgment(

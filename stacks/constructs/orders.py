@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import RemovalPolicy, Stack
+from aws_cdk import Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -23,28 +23,11 @@ from stacks.constructs.order_sweeper import OrderSweeper
 from stacks.constructs.order_workflows import ORDER_STUCK_AFTER, PAYMENT_HEARTBEAT, OrderWorkflow
 from stacks.constructs.payment_service import PaymentService
 from stacks.constructs.pinned import pinned_id
+from stacks.constructs.tables import app_table
 
 SOURCE = "myapp.orders"
 PAYMENTS_SOURCE = "myapp.payments"
 ORDERS_BY_STATUS = "ByStatus"
-
-
-def table(
-    scope: Construct, construct_id: str, key: str, *, stream: dynamodb.StreamViewType | None = None
-) -> dynamodb.Table:
-    """An on-demand, encrypted table with point-in-time recovery, keyed by one string attribute."""
-    return dynamodb.Table(
-        scope,
-        construct_id,
-        partition_key=dynamodb.Attribute(name=key, type=dynamodb.AttributeType.STRING),
-        billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
-        encryption=dynamodb.TableEncryption.AWS_MANAGED,
-        point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-            point_in_time_recovery_enabled=True
-        ),
-        stream=stream,
-        removal_policy=RemovalPolicy.RETAIN,
-    )
 
 
 class OrderFlow(Construct):
@@ -64,11 +47,13 @@ class OrderFlow(Construct):
         self._defaults = defaults
         app_name, log_retention_days = defaults.app_name, defaults.log_retention_days
         # The stream is intake's outbox: every stored order (and later its changes) becomes an event.
-        self.orders = table(self, "OrdersTable", "orderId", stream=dynamodb.StreamViewType.NEW_AND_OLD_IMAGES)
-        self.customers = table(self, "CustomersTable", "customerId")
-        self.inventory = table(self, "InventoryTable", "sku")
-        self.payments = table(self, "PaymentsTable", "orderId")
-        self.ledger = table(self, "LedgerTable", "entryId")
+        self.orders = app_table(
+            self, "OrdersTable", key="orderId", stream=dynamodb.StreamViewType.NEW_AND_OLD_IMAGES
+        )
+        self.customers = app_table(self, "CustomersTable", key="customerId")
+        self.inventory = app_table(self, "InventoryTable", key="sku")
+        self.payments = app_table(self, "PaymentsTable", key="orderId")
+        self.ledger = app_table(self, "LedgerTable", key="entryId")
         # The sweeper's view of the orders: by status, oldest change first (keys only, so cheap to keep).
         self.orders.add_global_secondary_index(
             index_name=ORDERS_BY_STATUS,

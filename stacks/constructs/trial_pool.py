@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from aws_cdk import CfnResource, RemovalPolicy, Stack
+from aws_cdk import CfnResource, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
 
 from stacks.constructs.lambda_function import AppFunction, FunctionDefaults
 from stacks.constructs.nag import acknowledge_wildcards
+from stacks.constructs.tables import app_table
 
 # Logical ids from before the trial flow was split into constructs: a new id would replace the table
 # (and lose every environment in it) and clash with the log group's fixed name on deploy.
@@ -26,17 +27,7 @@ class TrialPool(Construct):
         self, scope: Construct, construct_id: str, *, trials: dynamodb.ITable, defaults: FunctionDefaults
     ) -> None:
         super().__init__(scope, construct_id)
-        self.table = dynamodb.Table(
-            self,
-            "Table",
-            partition_key=dynamodb.Attribute(name="environmentId", type=dynamodb.AttributeType.STRING),
-            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
-            encryption=dynamodb.TableEncryption.AWS_MANAGED,
-            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=True
-            ),
-            removal_policy=RemovalPolicy.RETAIN,
-        )
+        self.table = app_table(self, "Table", key="environmentId")
         keep_logical_id(self.table, POOL_TABLE_ID)
         # Candidates only (the claim's condition decides): WARM oldest first, PROVISIONING for sizing.
         self.table.add_global_secondary_index(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_lambda as lambda_
@@ -17,6 +17,7 @@ from stacks.constructs.environment_manager import EnvironmentManager
 from stacks.constructs.event_consumer import EventConsumer
 from stacks.constructs.lambda_function import AppFunction, FunctionDefaults
 from stacks.constructs.nag import acknowledge_wildcards, logical_id
+from stacks.constructs.tables import app_table
 from stacks.constructs.trial_assignment import ASSIGNMENT_TIMEOUT, SOURCE, assignment_workflow
 from stacks.constructs.trial_pool import TrialPool
 
@@ -44,18 +45,12 @@ class TrialFlow(Construct):
         self._bus = bus
         self._alarm_topic = alarm_topic
         self._defaults = defaults
-        self.trials = dynamodb.Table(
+        self.trials = app_table(
             self,
             "TrialsTable",
-            partition_key=dynamodb.Attribute(name="trialId", type=dynamodb.AttributeType.STRING),
-            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
-            encryption=dynamodb.TableEncryption.AWS_MANAGED,
-            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=True
-            ),
+            key="trialId",
+            ttl="expiresAt",
             stream=dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
-            time_to_live_attribute="expiresAt",
-            removal_policy=RemovalPolicy.RETAIN,
         )
         # Only candidates for the stuck-trial sweep (REQUESTED, oldest first); the sweep's write decides.
         self.trials.add_global_secondary_index(
@@ -66,18 +61,7 @@ class TrialFlow(Construct):
         )
         # One live trial per request key ((lead, type), or the caller's Idempotency-Key): a retried
         # POST /trials answers with the trial it created, written in one transaction with the row.
-        self.requests = dynamodb.Table(
-            self,
-            "TrialRequestsTable",
-            partition_key=dynamodb.Attribute(name="requestKey", type=dynamodb.AttributeType.STRING),
-            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
-            encryption=dynamodb.TableEncryption.AWS_MANAGED,
-            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=True
-            ),
-            time_to_live_attribute="expiresAt",
-            removal_policy=RemovalPolicy.RETAIN,
-        )
+        self.requests = app_table(self, "TrialRequestsTable", key="requestKey", ttl="expiresAt")
 
         # -- intake: POST /trials writes the row; its expiry is the table's TTL -----------------
         self.intake = AppFunction(
