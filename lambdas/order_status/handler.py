@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 from typing import Any
 
@@ -12,12 +11,14 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from order_status.iot import IotStatusPublisher, data_endpoint
+from order_status.adapters import IotStatusPublisher, data_endpoint
+from order_status.config import load
 from order_status.service import InvalidStatusEvent, parse_event, publish_status
 
 logger = Logger()
 metrics = Metrics()
 session = boto3.session.Session()
+settings = load()  # checked at INIT
 
 
 def describe_ats_endpoint() -> str:
@@ -28,8 +29,8 @@ def describe_ats_endpoint() -> str:
 def publisher() -> IotStatusPublisher:
     # Looked up once per execution environment, on the first event (never at INIT).
     endpoint = data_endpoint(
-        configured=os.environ.get("IOT_DATA_ENDPOINT"),
-        endpoint_url=os.environ.get("AWS_ENDPOINT_URL"),
+        configured=settings.iot_data_endpoint,
+        endpoint_url=settings.aws_endpoint_url,
         describe=describe_ats_endpoint,
     )
     return IotStatusPublisher(session.client("iot-data", endpoint_url=endpoint))

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from order_status.iot import data_endpoint
+from order_status.adapters import data_endpoint
 from order_status.service import InvalidStatusEvent, publish_status, topic_for
 from order_status.service import parse_event as parse_status_event
 from shared.contracts.orders import OrderStatusChanged

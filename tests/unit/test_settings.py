@@ -110,3 +110,19 @@ def test_the_charge_settings_check_limit_and_receives(variable: str, value: str,
     assert from_environment(ChargeConfig, environ).payment_max_receives == 5
     with pytest.raises(SettingsError, match=says):
         from_environment(ChargeConfig, {**environ, variable: value})
+
+
+@dataclass(frozen=True, kw_only=True)
+class WithOptional:
+    table_name: str
+    endpoint: str | None
+
+
+def test_only_a_field_typed_optional_may_be_unset() -> None:
+    # Given a model with one required and one optional field
+    # When the optional variable is unset, or set
+    # Then it is None, or its value; the required one is still required
+    assert from_environment(WithOptional, {"TABLE_NAME": "t"}) == WithOptional(table_name="t", endpoint=None)
+    assert from_environment(WithOptional, {"TABLE_NAME": "t", "ENDPOINT": "e"}).endpoint == "e"
+    with pytest.raises(SettingsError, match="TABLE_NAME is not set"):
+        from_environment(WithOptional, {"ENDPOINT": "e"})
