@@ -11,6 +11,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -73,50 +74,29 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def local(cloud_assembly: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Local]:
-    """`python -m localcloud` in fast mode on a free port, as a user runs it, for the whole session."""
-    work = tmp_path_factory.mktemp("localcloud")
+@contextmanager
+def running_localcloud(cloud_assembly: Path, work: Path, *, ready_within: float) -> Iterator[Local]:
+    """`python -m localcloud` in fast mode on a free port, as a user runs it, until the block ends."""
     port = free_port()
     outputs_file = work / "local-outputs.json"
     log_file = work / "localcloud.log"
     env = {**os.environ, "LOCALCLOUD_FAST": "1", "PYTHONUNBUFFERED": "1"}
     for key in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
         env.pop(key, None)
+    command = [sys.executable, "-m", "localcloud", "--port", str(port), "--cdk-out", str(cloud_assembly)]
+    command += ["--outputs-file", str(outputs_file), "--events-dir", str(ROOT / "events")]
     with log_file.open("w") as log:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "localcloud",
-                "--port",
-                str(port),
-                "--cdk-out",
-                str(cloud_assembly),
-                "--outputs-file",
-                str(outputs_file),
-                "--events-dir",
-                str(ROOT / "events"),
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     endpoint = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
+        deadline = time.monotonic() + ready_within
+        while not _ready(endpoint):
             if process.poll() is not None:
                 raise RuntimeError(f"localcloud exited with {process.returncode}:\n{log_file.read_text()}")
-            try:
-                with urllib.request.urlopen(f"{endpoint}/_localcloud/health", timeout=2) as response:
-                    if json.loads(response.read()).get("status") == "ready":
-                        break
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
             if time.monotonic() > deadline:
-                raise RuntimeError(f"localcloud not ready after 120 s:\n{log_file.read_text()}")
+                raise RuntimeError(
+                    f"localcloud not ready after {ready_within:.0f} s:\n{log_file.read_text()}"
+                )
             time.sleep(0.2)
         yield Local(endpoint=endpoint, outputs=json.loads(outputs_file.read_text()), log_file=log_file)
     finally:
@@ -125,3 +105,18 @@ def local(cloud_assembly: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
             process.wait(timeout=15)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+def _ready(endpoint: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{endpoint}/_localcloud/health", timeout=2) as response:
+            return bool(json.loads(response.read()).get("status") == "ready")
+    except (urllib.error.URLError, ConnectionError, TimeoutError, ValueError):
+        return False
+
+
+@pytest.fixture(scope="session")
+def local(cloud_assembly: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Local]:
+    """The session's localcloud, shared by the flow tests."""
+    with running_localcloud(cloud_assembly, tmp_path_factory.mktemp("localcloud"), ready_within=120) as cloud:
+        yield cloud
