@@ -38,7 +38,10 @@ class OrdersStack(Stack):
             "InventoryTableName": (flow.inventory.table_name, "Stock per SKU (available, reserved)"),
             "PaymentsTableName": (flow.payments.table_name, "Charges per order"),
             "LedgerTableName": (flow.ledger.table_name, "Accounting ledger entries"),
-            "InvoiceBucketName": (flow.invoices.bucket_name, "Invoices written by the fulfillment workflow"),
+            "InvoiceBucketName": (
+                flow.invoices.bucket.bucket_name,
+                "Invoices written by the fulfillment workflow",
+            ),
             "OrderWorkflowArn": (flow.workflow.state_machine.state_machine_arn, "The order workflow"),
             "PrepareWorkflowArn": (
                 flow.workflow.prepare.state_machine_arn,
@@ -52,18 +55,27 @@ class OrdersStack(Stack):
                 flow.workflow.compensation.state_machine_arn,
                 "Express: release, refund",
             ),
-            "PaymentQueueUrl": (flow.payment_queue.queue_url, "Charge requests for the payment service"),
+            "PaymentQueueUrl": (
+                flow.payment_service.queue.queue_url,
+                "Charge requests for the payment service",
+            ),
             "PaymentDlqUrl": (
-                flow.payment_dlq.queue.queue_url,
+                flow.payment_service.dlq.queue.queue_url,
                 "Payment requests that could not be processed",
             ),
-            "OrderNotificationTopicArn": (flow.notifications.topic_arn, "Order outcomes and invoices"),
+            "OrderNotificationTopicArn": (
+                flow.order_notifications.topic.topic_arn,
+                "Order outcomes and invoices",
+            ),
             "OrderNotificationSubscriberQueueUrl": (
-                flow.subscriber_queue.queue_url,
+                flow.order_notifications.subscriber_queue.queue_url,
                 "The service subscriber",
             ),
             "OrdersApiFunctionName": (flow.intake.function.function_name, "Order intake Lambda"),
-            "PaymentFunctionName": (flow.payment.function.function_name, "Payment service Lambda"),
+            "PaymentFunctionName": (
+                flow.payment_service.charge.function.function_name,
+                "Payment service Lambda",
+            ),
             "AccountingFunctionName": (flow.accounting.function.function_name, "Ledger writer"),
             "OrderStatusFunctionName": (flow.status.function.function_name, "IoT status publisher"),
             "AccountingFailureDlqUrl": (

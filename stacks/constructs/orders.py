@@ -113,14 +113,9 @@ class OrderFlow(Construct):
             defaults=defaults,
             heartbeat=PAYMENT_HEARTBEAT,
         )
-        self.payment_queue = self.payment_service.queue
-        self.payment_dlq = self.payment_service.dlq
-        self.payment = self.payment_service.charge
-        self.refund_fn = self.payment_service.refund
 
         # -- workflows ---------------------------------------------------------------------------
-        self.invoices_service = Invoices(self, "InvoiceStore", bus=bus, alarm_topic=alarm_topic)
-        self.invoices = self.invoices_service.bucket
+        self.invoices = Invoices(self, "InvoiceStore", bus=bus, alarm_topic=alarm_topic)
         self.workflow = OrderWorkflow(
             self,
             "Workflow",
@@ -128,14 +123,14 @@ class OrderFlow(Construct):
                 orders=self.orders,
                 customers=self.customers,
                 inventory_fn=self.inventory_fn.function,
-                refund_fn=self.refund_fn.function,
-                invoices=self.invoices,
+                refund_fn=self.payment_service.refund.function,
+                invoices=self.invoices.bucket,
                 app_name=app_name,
                 log_retention_days=log_retention_days,
             ),
-            payment_queue=self.payment_queue,
+            payment_queue=self.payment_service.queue,
         )
-        self.workflow.state_machine.grant_task_response(self.payment.function)
+        self.workflow.state_machine.grant_task_response(self.payment_service.charge.function)
         workflow = self.workflow
         log_delivery = "Log delivery and X-Ray accept no resource-level permissions (Resource '*')."
         acknowledge_wildcards(
@@ -160,7 +155,7 @@ class OrderFlow(Construct):
             "grants the inventory function with its versions (`:*`).",
             resources=[
                 "*",
-                f"<{pinned_id(self.invoices)}.Arn>/invoices/*",
+                f"<{pinned_id(self.invoices.bucket)}.Arn>/invoices/*",
                 f"<{logical_id(self.inventory_fn.function)}.Arn>:*",
             ],
         )
@@ -171,7 +166,7 @@ class OrderFlow(Construct):
             resources=[
                 "*",
                 f"<{logical_id(self.inventory_fn.function)}.Arn>:*",
-                f"<{logical_id(self.refund_fn.function)}.Arn>:*",
+                f"<{logical_id(self.payment_service.refund.function)}.Arn>:*",
             ],
         )
 
@@ -252,8 +247,4 @@ class OrderFlow(Construct):
             alarm_topic=alarm_topic,
             notification_email=notification_email,
         )
-        self.notifications = self.order_notifications.topic
-        self.subscriber_queue = self.order_notifications.subscriber_queue
-        self.subscriber_dlq = self.order_notifications.subscriber_dlq
-        self.notify = self.order_notifications.route
-        self.invoices_service.notify(self.notifications)
+        self.invoices.notify(self.order_notifications.topic)
