@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 CDK := npx --no-install cdk
 
-.PHONY: help install synth lint cfn-lint test test-fast faults deploy bench local demo clean
+.PHONY: help install synth lint cfn-lint test test-fast faults docs deploy bench local demo clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -34,7 +34,7 @@ cfn-lint: synth ## Lint every synthesized template (errors fail; warnings are sh
 lint: install ## ruff (lint + format check) and mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy lambdas stacks localcloud app.py
+	$(VENV)/bin/mypy lambdas stacks localcloud tools app.py
 
 test: cfn-lint ## The test command: synth (cdk-nag) + cfn-lint + the whole pytest suite
 	CDK_OUT=cdk.out $(PY) -m pytest
@@ -44,6 +44,9 @@ test-fast: install ## pytest without the CLI synth (the suite synthesizes once i
 
 faults: synth ## The full fault suite (200 orders, 30 trials, faults injected): the table and the invariants
 	FAULTS=full CDK_OUT=cdk.out $(PY) -m pytest -p no:cacheprovider tests/faults
+
+docs: install ## Regenerate what is derived from the contracts and from cdk.out (API models, schemas, samples, catalog, picture)
+	$(PY) -m tools.docs
 
 deploy: synth ## Deploy every stack with your AWS credentials (cdk deploy --all)
 	$(CDK) deploy --all --outputs-file cdk-outputs.json
