@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 CDK := npx --no-install cdk
 
-.PHONY: help install synth lint cfn-lint test test-fast faults docs deploy bench local demo clean
+.PHONY: help install synth lint cfn-lint test test-fast faults docs deploy diff destroy bench local demo clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -50,6 +50,12 @@ docs: install ## Regenerate what is derived from the contracts and from cdk.out 
 
 deploy: synth ## Deploy every stack with your AWS credentials (cdk deploy --all)
 	$(CDK) deploy --all --outputs-file cdk-outputs.json
+
+diff: install ## What `make deploy` would change in your account (cdk diff --all)
+	$(CDK) diff --all
+
+destroy: install ## Delete every stack (CDK asks first; FORCE=1 does not); retained tables/bucket stay
+	$(CDK) destroy --all $(if $(filter 1,$(FORCE)),--force)
 
 local: synth ## Run the app on localcloud (127.0.0.1:4566, LOCALCLOUD_PORT to change) until Ctrl-C
 	$(PY) -m localcloud
