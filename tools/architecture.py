@@ -27,7 +27,7 @@ _SHAPES = {
     "email identity": (">", "]"),
 }
 _PREFIX = {"function": "λ ", "state machine": "⚙ ", "table": "table ", "bucket": "bucket ", "topic": "topic "}
-_SUFFIX = {"DLQ": "DLQ", "failure destination": "failure destination", "archive": "archive"}
+_SUFFIX = {"queue": "queue", "DLQ": "DLQ", "failure destination": "failure destination", "archive": "archive"}
 _CLASSES = {
     "bus": "fill:#ff9900,stroke:#8a5300,color:#000",
     "rule": "fill:#fde7c4,stroke:#c77d00,color:#000",
@@ -80,7 +80,9 @@ def document(graph: Graph) -> str:
         "λ = Lambda function, ⚙ = state machine, parallelogram = queue (DLQs and failure destinations "
         "dashed and grey), cylinder = table, bucket or archive, flag = SNS topic or SES identity, "
         "trapezoid = REST API. Solid arrows carry events and calls, dotted arrows are failure paths, "
-        "plain lines are data access.\n",
+        "plain lines are data access. A label is the logical id without its hash, the construct prefix "
+        "every resource of its stack shares, and the word the shape already says (Rule, Function, "
+        "Queue, Table, StateMachine).\n",
         "## Overview\n",
         "The bus at the centre: who puts events on it, the rules on it, and their targets.\n",
         mermaid(graph, overview(graph)),

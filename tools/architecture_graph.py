@@ -31,6 +31,13 @@ DEFAULT_BUS = "default-bus"
 FLOW, FAILURE, DATA = "flow", "failure", "data"
 _HASH = re.compile(r"[0-9A-F]{8}$")
 _WORD = re.compile(r"[A-Z][a-z0-9]*|[a-z0-9]+")
+_KIND_WORD = {
+    "rule": "Rule",
+    "function": "Function",
+    "queue": "Queue",
+    "table": "Table",
+    "state machine": "StateMachine",
+}
 _STREAM_ONLY = {
     "dynamodb:DescribeStream",
     "dynamodb:GetRecords",
@@ -164,6 +171,9 @@ class _Builder:
             resource = self.resources(stack)[logical_id]
             kind = KINDS[resource["Type"]]
             label = _HASH.sub("", logical_id)[len(prefix) :] or _HASH.sub("", logical_id)
+            # The shape says the kind: "PaymentDlqQueue" reads "PaymentDlq", "OrdersTable" "Orders".
+            suffix = _KIND_WORD.get(kind, "")
+            label = label[: -len(suffix)] if suffix and label.endswith(suffix) and label != suffix else label
             props = resource.get("Properties", {})
             if kind in ("bus", "api") and isinstance(props.get("Name"), str):
                 label = props["Name"]

@@ -232,7 +232,7 @@ def test_nodes_are_labelled_for_people(graph: Graph) -> None:
     assert nodes["ShipFailures77777777"].kind == "failure destination"
     assert nodes["WorkQueueBBBBBBBB"].kind == "queue"
     assert nodes["Bus1234ABCD"].label == "shop-bus"
-    assert nodes["OutboxFunction99999999"].label == "OutboxFunction"
+    assert nodes["OutboxFunction99999999"].label == "Outbox"
 
 
 def test_overview_is_the_flow_of_events_around_the_bus(graph: Graph) -> None:
@@ -242,7 +242,7 @@ def test_overview_is_the_flow_of_events_around_the_bus(graph: Graph) -> None:
     # Then it shows producers, the bus, the rule with its DetailTypes and its target, grouped per stack
     assert text.startswith("```mermaid\nflowchart LR\n")
     assert 'subgraph Core["Core"]' in text and 'subgraph Shop["Shop"]' in text
-    assert 'ShopShipRule22222222(["ShopShipRule<br/><i>OrderPaid</i><br/><i>OrderGift</i>"])' in text
+    assert 'ShopShipRule22222222(["ShopShip<br/><i>OrderPaid</i><br/><i>OrderGift</i>"])' in text
     assert "ShopShipRule22222222 --> ShipFunction11111111" in text
     assert 'ShipFunction11111111 -->|"PutEvents"| Bus1234ABCD' in text
     assert 'ApiFFFFFFFF -->|"POST /orders"| OutboxFunction99999999' in text
