@@ -4,14 +4,20 @@ events again, and nothing is done twice (README: "Replay the last hour after a b
 from __future__ import annotations
 
 import json
+import os
+import re
+import subprocess
+import sys
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.local.conftest import Local
+from tests.local.conftest import ROOT, Local, running_localcloud
 from tests.local.test_order_flow import Shop, sku
 
 pytestmark = pytest.mark.local
@@ -19,6 +25,7 @@ pytestmark = pytest.mark.local
 ORDERS = 3
 # Generous: a loaded 2-core machine may be slow; nothing here depends on how slow.
 REPLAY_BOUND_SECONDS = 300
+RUNBOOK = "## Replay the last hour after a bug fix"
 
 
 @pytest.fixture(scope="module")
@@ -103,25 +110,31 @@ def end_state(shop: Shop, order_ids: set[str], items: list[str], customers: list
     }
 
 
-def test_replaying_a_window_of_orders_does_nothing_twice(shop: Shop) -> None:
-    local = shop.local
-    events = local.client("events")
-    # Given a few orders, placed and COMPLETED, within a window of the bus's event times
+def completed_orders(shop: Shop) -> tuple[set[str], list[str], list[str]]:
+    """ORDERS orders placed and COMPLETED: their ids, items and customers."""
     items = [sku() for _ in range(ORDERS)]
     customers = [f"replay-{uuid.uuid4().hex[:6]}" for _ in range(ORDERS)]
     for item in items:
         shop.stock(item, 5)
-    local.settle()
-    window_start = float(int(local_now(local)))
     placed = [
         shop.place(item, quantity=2, customer=customer)
         for item, customer in zip(items, customers, strict=True)
     ]
     assert all(p.status == 202 for p in placed), placed
     order_ids = {p.body["orderId"] for p in placed}
-    local.settle(timeout=120)
-    window_end = float(int(local_now(local)) + 1)
+    shop.local.settle(timeout=120)
     assert {shop.order(order_id)["status"] for order_id in order_ids} == {"COMPLETED"}
+    return order_ids, items, customers
+
+
+def test_replaying_a_window_of_orders_does_nothing_twice(shop: Shop) -> None:
+    local = shop.local
+    events = local.client("events")
+    # Given a few orders, placed and COMPLETED, within a window of the bus's event times
+    local.settle()
+    window_start = float(int(local_now(local)))
+    order_ids, items, customers = completed_orders(shop)
+    window_end = float(int(local_now(local)) + 1)
     before = end_state(shop, order_ids, items, customers)
     runs_before = workflow_runs(shop, order_ids)
     assert all(len(runs) == 1 for runs in runs_before.values()), runs_before
@@ -184,3 +197,64 @@ def test_replaying_a_window_of_orders_does_nothing_twice(shop: Shop) -> None:
         and r["event"].get("detail", {}).get("orderId") in order_ids
     ]
     assert live == []
+
+
+def listed(events: Any) -> list[dict[str, Any]]:
+    return list(events.list_replays(NamePrefix="after-fix-")["Replays"])
+
+
+def runbook_commands() -> str:
+    """The shell blocks of README's replay runbook, in order, as a user pastes them."""
+    section = (ROOT / "README.md").read_text().split(RUNBOOK, 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```bash\n(.*?)```", section, re.S)
+    assert len(blocks) == 2, "the runbook's replay and FilterArns blocks"
+    return "\n".join(blocks)
+
+
+@pytest.fixture(scope="module")
+def fresh(cloud_assembly: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Local]:
+    """A localcloud of its own: the runbook replays the whole last hour, which is only this test's."""
+    with running_localcloud(cloud_assembly, tmp_path_factory.mktemp("replay"), ready_within=120) as cloud:
+        yield cloud
+
+
+def test_the_readme_runbook_replays_the_last_hour_as_written(fresh: Local) -> None:
+    # Given orders completed on a localcloud, and what they did
+    shop = Shop(fresh)
+    order_ids, items, customers = completed_orders(shop)
+    before = end_state(shop, order_ids, items, customers)
+    shop.notifications()
+    # When the runbook's commands run as written, with the aws CLI against it
+    env = {
+        **os.environ,
+        "AWS_ENDPOINT_URL": fresh.endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+    env.pop("AWS_PROFILE", None)
+    ran = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", runbook_commands()],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=REPLAY_BOUND_SECONDS,
+        check=False,
+    )
+    assert ran.returncode == 0, ran.stderr
+    # Then both replays (the whole bus, and the order workflow's rule alone) ran to COMPLETED
+    events = fresh.client("events")
+    deadline = time.monotonic() + REPLAY_BOUND_SECONDS
+    replays = listed(events)
+    while {r["State"] for r in replays} != {"COMPLETED"}:
+        assert time.monotonic() < deadline, replays
+        time.sleep(0.2)
+        replays = listed(events)
+    assert len(replays) == 2, replays
+    fresh.settle(timeout=120)
+    # And the orders' events went through the workflow again, twice, and nothing was done twice
+    runs = workflow_runs(shop, order_ids)
+    assert all(len(arns) == 3 for arns in runs.values()), runs
+    assert end_state(shop, order_ids, items, customers) == before
+    assert [n for n in shop.notifications() if any(order_id in n for order_id in order_ids)] == []
