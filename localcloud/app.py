@@ -163,6 +163,7 @@ class LocalCloud:
 
         from localcloud.apigateway.proxy import ApiGatewayProxy
         from localcloud.eventbridge.engine import EventBridgeEngine
+        from localcloud.eventbridge.replay import Replays
         from localcloud.eventbridge.stack_events import stack_event_patches
         from localcloud.lambda_.async_invoke import AsyncInvoker
         from localcloud.lambda_.hooks import lambda_patches
@@ -201,6 +202,9 @@ class LocalCloud:
             invoker=self.invoker,
             faults=self.faults,
         )
+        self.replays = Replays(
+            engine=self.events, clock=self.clock, scheduler=self.scheduler, trace=self.trace
+        )
         self.event_sources = EventSourcePoller(
             settings,
             self.clock,
@@ -227,6 +231,7 @@ class LocalCloud:
                 functions_dir=settings.state_dir.resolve() / "functions",
             ),
             self.events.patches(),
+            self.replays.patches(),
             stack_event_patches(self.events, clock=self.clock, scheduler=self.scheduler, faults=self.faults),
             *self.states.patches(),
             _iot_trace_patches(self.trace),

@@ -52,8 +52,14 @@ class Emitter(Protocol):
 
 
 def counts_for(event: Mapping[str, Any]) -> list[Count]:
-    """`Events` by source and detailType for every event, plus the business count the event stands for."""
+    """`Events` by source and detailType for every event, plus the business count the event stands for.
+
+    An event replayed from the bus archive (EventBridge adds `replay-name`) happened before and was
+    counted then: it counts as `EventsReplayed` only, so a replay never inflates the business counts.
+    """
     source, detail_type = _dimension_values(event.get("source"), event.get("detail-type"))
+    if "replay-name" in event:
+        return [Count("EventsReplayed", {"source": source, "detailType": detail_type})]
     counts = [Count("Events", {"source": source, "detailType": detail_type})]
     business = BUSINESS_COUNTS.get((source, detail_type))
     if business is not None:

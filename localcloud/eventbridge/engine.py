@@ -7,6 +7,7 @@ import functools
 import json
 import time
 import uuid
+from collections.abc import Container
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,6 +22,7 @@ from localcloud.core.trace import Trace
 from localcloud.eventbridge.aws_events import s3_notification
 from localcloud.eventbridge.pattern_matching import CompiledPattern
 from localcloud.eventbridge.patterns import InvalidEventPattern, compile_pattern
+from localcloud.eventbridge.replay import keep
 from localcloud.eventbridge.schedules import ScheduledRules, check_schedule
 from localcloud.eventbridge.transform import InputTransformError, target_input
 from localcloud.lambda_.async_invoke import AsyncInvoker, FunctionNotFound
@@ -243,10 +245,17 @@ class EventBridgeEngine:
 
     # -- routing ------------------------------------------------------------------------------
     def route_event(
-        self, backend: Any, bus_name: str, event: dict[str, Any], *, inline: bool = False
+        self,
+        backend: Any,
+        bus_name: str,
+        event: dict[str, Any],
+        *,
+        inline: bool = False,
+        rules: Container[str] | None = None,
     ) -> None:
         """Routes an already-formed event onto a bus (bus-to-bus forwarding, replays, S3, Lambda...);
-        `inline` delivers it on this thread (in order with what the caller routes next)."""
+        `inline` delivers it on this thread (in order with what the caller routes next); `rules`
+        (ARNs), if given, are the only rules of the bus it may match (a replay's FilterArns)."""
         deliveries: list[functools.partial[None]] = []
         with BACKENDS:
             bus = backend.describe_event_bus(bus_name)
@@ -256,7 +265,7 @@ class EventBridgeEngine:
                 bus=bus.name,
                 event=event,
             )
-            self._route(backend, bus, event, deliveries)
+            self._route(backend, bus, event, deliveries, rules=rules)
         if inline:
             for deliver in deliveries:
                 deliver()
@@ -269,11 +278,18 @@ class EventBridgeEngine:
             self._scheduler.submit(lambda: [deliver() for deliver in deliveries], name="deliver")
 
     def _route(
-        self, backend: Any, bus: Any, event: dict[str, Any], deliveries: list[functools.partial[None]]
+        self,
+        backend: Any,
+        bus: Any,
+        event: dict[str, Any],
+        deliveries: list[functools.partial[None]],
+        *,
+        rules: Container[str] | None = None,
     ) -> None:
         matched = 0
         for rule in list(bus.rules.values()):
-            matched += self._route_to_rule(backend, rule, event, deliveries)
+            if rules is None or rule.arn in rules:
+                matched += self._route_to_rule(backend, rule, event, deliveries)
         if not matched:
             self._trace.emit("event", f"  no rule on {bus.name} matched {event['id']}", event_id=event["id"])
 
@@ -317,7 +333,7 @@ class EventBridgeEngine:
     def _archive(self, backend: Any, rule: Any, event: dict[str, Any]) -> None:
         for archive in backend.archives.values():
             if getattr(archive, "rule", None) is rule:
-                archive.events.append(dict(event))
+                keep(archive, event)
                 self._trace.emit(
                     "archive", f"  archived {event['id']} in {archive.name}", archive=archive.name
                 )

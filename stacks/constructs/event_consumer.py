@@ -32,6 +32,7 @@ class EventConsumer(Construct):
         environment: dict[str, str] | None = None,
         timeout: Duration | None = None,
         log_name: str | None = None,
+        replays: bool = True,
     ) -> None:
         super().__init__(scope, construct_id)
         self.failures = DeadLetterQueue(
@@ -51,5 +52,11 @@ class EventConsumer(Construct):
         )
         self.function = self.app_function.function
         self.route = EventRoute(
-            self, "Route", bus=bus, pattern=pattern, description=description, alarm_topic=alarm_topic
+            self,
+            "Route",
+            bus=bus,
+            pattern=pattern,
+            description=description,
+            alarm_topic=alarm_topic,
+            replays=replays,
         ).to_function(self.function)

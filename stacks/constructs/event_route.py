@@ -18,6 +18,8 @@ from stacks.constructs.rule_alarms import RuleAlarms
 # EventBridge retries delivery for up to an hour, then parks the event in the rule's DLQ.
 TARGET_RETRY_ATTEMPTS = 8
 TARGET_MAX_EVENT_AGE = Duration.hours(1)
+# EventBridge adds `replay-name` to each event it replays from an archive; live events have none.
+LIVE_ONLY = {"replay-name": [{"exists": False}]}
 
 
 class EventRoute(Construct):
@@ -32,12 +34,21 @@ class EventRoute(Construct):
         pattern: events.EventPattern,
         description: str,
         alarm_topic: sns.ITopic,
+        replays: bool = True,
     ) -> None:
+        """`replays=False`: the rule ignores events replayed from the archive, for a target whose effect
+        is news of the moment (a notification, a live status) and that cannot tell a repeat."""
         super().__init__(scope, construct_id)
         self.dlq = DeadLetterQueue(
             self, "Dlq", purpose=f"events of rule {construct_id}", alarm_topic=alarm_topic
         )
         self.rule = events.Rule(self, "Rule", description=description, event_bus=bus, event_pattern=pattern)
+        if not replays:
+            # CDK's EventPattern has no field for it; the override merges into whatever pattern is set.
+            cfn_rule = self.rule.node.default_child
+            assert isinstance(cfn_rule, events.CfnRule)
+            for field, value in LIVE_ONLY.items():
+                cfn_rule.add_property_override(f"EventPattern.{field}", value)
         RuleAlarms(self, "Alarms", rule=self.rule, event_bus_name=bus.event_bus_name, alarm_topic=alarm_topic)
 
     @property

@@ -75,4 +75,5 @@ class Invoices(Construct):
             pattern=self.created,
             description="A new invoice in S3: tell the customer",
             alarm_topic=self._alarm_topic,
+            replays=False,  # the customer was told when the invoice was written; a replay writes none
         ).to_topic(topic, events.RuleTargetInput.from_text(f"Invoice ready: {key_path}"))

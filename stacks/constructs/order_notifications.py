@@ -85,4 +85,5 @@ class OrderNotifications(Construct):
             pattern=events.EventPattern(source=[source], detail_type=OUTCOMES),
             description="Order outcomes, as one readable line, to the notification topic",
             alarm_topic=alarm_topic,
+            replays=False,  # subscribers heard of the outcome when it happened; a replay tells them nothing
         ).to_topic(self.topic, events.RuleTargetInput.from_text(f"{outcome}: order {order_id}"))

@@ -220,6 +220,8 @@ class OrderFlow(Construct):
             service_name="order-status",
             alarm_topic=alarm_topic,
             defaults=defaults,
+            # A status is news of the moment: replayed, it would show a front end a status long gone.
+            replays=False,
         )
         stack = Stack.of(self)
         self.status.function.add_to_role_policy(

@@ -27,3 +27,12 @@ def test_an_event_without_source_or_type_is_still_counted_as_unknown() -> None:
 
     record_event({"detail-type": ""}, emitter=ListEmitter())
     assert emitted == [Count("Events", {"source": "unknown", "detailType": "unknown"})]
+
+
+def test_a_replayed_event_counts_as_replayed_and_not_as_business_again() -> None:
+    # Given an OrderPlaced replayed from the bus archive (EventBridge adds replay-name)
+    event = {"source": "myapp.orders", "detail-type": "OrderPlaced", "replay-name": "after-fix"}
+    # Then it counts as replayed, by source and type, and neither as an event nor as an order placed
+    assert counts_for(event) == [
+        Count("EventsReplayed", {"source": "myapp.orders", "detailType": "OrderPlaced"})
+    ]
