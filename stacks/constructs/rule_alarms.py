@@ -10,7 +10,8 @@ from constructs import Construct
 
 from stacks.constructs.alarms import alarm_on_any
 
-RULE_FAILURE_METRICS = ("FailedInvocations", "InvocationsSentToDLQ")
+# CloudWatch spells it `Dlq` (names are case-sensitive): `InvocationsSentToDLQ` is a metric nobody emits.
+RULE_FAILURE_METRICS = ("FailedInvocations", "InvocationsSentToDlq")
 
 
 def bare_rule_name(rule: events.IRule, *, on_custom_bus: bool) -> str:
