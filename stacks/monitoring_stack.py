@@ -1,4 +1,4 @@
-"""The monitoring stack: the app's one dashboard, deployed after every stack it shows."""
+"""The monitoring stack: the app's one dashboard, deployed after the stacks whose resources it names."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ from stacks.outputs import add_outputs
 
 
 class MonitoringStack(Stack):
-    """Only reads the other stacks (metric dimensions), and nothing reads it: it can be changed,
-    redeployed or destroyed without touching a flow."""
+    """Only reads the other stacks (metric dimensions), and nothing reads it: it holds no data, and
+    can be changed, redeployed or destroyed (see the README on removing a monitored resource)
+    without touching a flow."""
 
     def __init__(self, scope: Construct, construct_id: str, *, config: AppConfig, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, description=f"{config.app_name}: dashboard", **kwargs)
