@@ -9,6 +9,7 @@ from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 from stacks.api_stack import ApiStack
 from stacks.config import AppConfig
 from stacks.eventing_stack import EventingStack
+from stacks.monitoring_stack import MonitoringStack
 from stacks.orders_stack import OrdersStack
 from stacks.signup_stack import SignupStack
 from stacks.trials_stack import TrialsStack
@@ -59,6 +60,8 @@ def build_app(app: cdk.App | None = None) -> cdk.App:
         trials_function=trials.flow.intake.function,
         env=env,
     )
+    # The one dashboard: every stack's constructs contribute their widgets to it (see AppDashboard).
+    MonitoringStack(app, config.stack_name("Monitoring"), config=config, env=env)
     cdk.Tags.of(app).add("app", config.app_name)
     # Security and reliability gates: a finding that is not acknowledged fails the synth.
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app), ServerlessChecks(app))

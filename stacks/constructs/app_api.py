@@ -7,11 +7,13 @@ from typing import Any
 import aws_cdk as cdk
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from stacks.constructs.lambda_function import retention
+from stacks.constructs.monitoring import API, FIVE_MINUTES, graph, title
 
 # Stage-wide limits: a runaway client is throttled at the edge, before it reaches a function.
 THROTTLE_RATE = 50
@@ -79,7 +81,10 @@ class AppApi(Construct):
     IAM (SigV4) rather than Cognito: the callers are the app's own front ends and services, which
     already hold AWS credentials (a Cognito identity pool gives browsers temporary ones); it needs
     no user pool to run, and the same signed call works from curl, the SDKs and localcloud.
+    On the dashboard: 4xx and 5xx responses, and latency (p50, p99).
     """
+
+    dashboard_section = API
 
     def __init__(
         self, scope: Construct, construct_id: str, *, app_name: str, log_retention_days: int
@@ -131,6 +136,25 @@ class AppApi(Construct):
             ),
         ):
             validations.acknowledge(cdk.Acknowledgment(id=rule_id, reason=reason))
+
+    def widgets(self) -> list[cloudwatch.IWidget]:
+        api = self.api
+        return [
+            graph(
+                f"{title(self)}: responses",
+                left=[
+                    api.metric_client_error(period=FIVE_MINUTES),
+                    api.metric_server_error(period=FIVE_MINUTES),
+                ],
+            ),
+            graph(
+                f"{title(self)}: latency",
+                left=[
+                    api.metric_latency(period=FIVE_MINUTES, statistic="p50", label="Latency p50"),
+                    api.metric_latency(period=FIVE_MINUTES, statistic="p99", label="Latency p99"),
+                ],
+            ),
+        ]
 
     def route(
         self,

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import aws_cdk as cdk
 from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
@@ -15,6 +16,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from stacks.config import AppConfig
+from stacks.constructs.monitoring import FIVE_MINUTES, FUNCTIONS, graph, title
 
 # The code asset is the lambdas/ folder only: the app's own code. boto3 comes with the runtime
 # and Powertools (with pydantic) from the public layer, so nothing third-party is bundled.
@@ -44,7 +46,10 @@ def function_defaults(config: AppConfig) -> FunctionDefaults:
 
 
 class AppFunction(Construct):
-    """A Python 3.13 arm64 function with JSON logs, tracing, a retained log group and Powertools."""
+    """A Python 3.13 arm64 function with JSON logs, tracing, a retained log group and Powertools; on the
+    dashboard, its errors, throttles and p99 duration."""
+
+    dashboard_section = FUNCTIONS
 
     def __init__(
         self,
@@ -63,6 +68,7 @@ class AppFunction(Construct):
         log_name: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
+        self.service_name = service_name
         app_name = defaults.app_name
         region = Stack.of(self).region
         # A predictable name, so `aws logs tail /aws/lambda/<app>-<service>` works without a lookup.
@@ -116,6 +122,16 @@ class AppFunction(Construct):
                 max_event_age=ASYNC_MAX_EVENT_AGE,
                 on_failure=destinations.SqsDestination(on_failure),
             )
+
+    def widgets(self) -> list[cloudwatch.IWidget]:
+        fn = self.function
+        return [
+            graph(
+                f"{self.service_name} ({title(self)})",
+                left=[fn.metric_errors(period=FIVE_MINUTES), fn.metric_throttles(period=FIVE_MINUTES)],
+                right=[fn.metric_duration(period=FIVE_MINUTES, statistic="p99", label="Duration p99")],
+            )
+        ]
 
     def _acknowledge(self, service_name: str) -> None:
         """The findings every function shares, each with the reason it is accepted."""

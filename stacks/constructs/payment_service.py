@@ -23,6 +23,7 @@ from constructs import Construct
 from stacks.constructs.alarms import alarm_on_any, business_metric
 from stacks.constructs.dead_letter_queue import DeadLetterQueue
 from stacks.constructs.lambda_function import AppFunction, FunctionDefaults
+from stacks.constructs.monitoring import FIVE_MINUTES, PAYMENT, graph, labelled, title
 from stacks.constructs.pinned import pin
 
 PAYMENT_FUNCTION_TIMEOUT = Duration.seconds(30)
@@ -35,7 +36,10 @@ PAYMENT_LIMIT_CENTS = 100_000
 
 
 class PaymentService(Construct):
-    """Queue, DLQ, the charge function (SQS source) and the refund function (invoked by compensation)."""
+    """Queue, DLQ, the charge function (SQS source) and the refund function (invoked by compensation).
+    On the dashboard: the queue's oldest message against the unanswered-payments threshold, and its depth."""
+
+    dashboard_section = PAYMENT
 
     def __init__(
         self,
@@ -147,3 +151,13 @@ class PaymentService(Construct):
             ),
             alarm_topic=alarm_topic,
         )
+
+    def widgets(self) -> list[cloudwatch.IWidget]:
+        return [
+            graph(
+                f"{title(self.queue)}: waiting payments",
+                left=[labelled(self.unanswered_alarm.metric, "Age of oldest message (s)")],
+                left_annotations=[self.unanswered_alarm.to_annotation()],
+                right=[self.queue.metric_approximate_number_of_messages_visible(period=FIVE_MINUTES)],
+            ),
+        ]

@@ -9,8 +9,13 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from stacks.constructs.alarms import alarm_on_any
+from stacks.constructs.monitoring import RULES, graph, title
 
-RULE_FAILURE_METRICS = ("FailedInvocations", "InvocationsSentToDLQ")
+# CloudWatch spells it `Dlq` (names are case-sensitive): `InvocationsSentToDLQ` is a metric nobody emits.
+RULE_FAILURE_METRICS = ("FailedInvocations", "InvocationsSentToDlq")
+# What the rule's dashboard widget adds: events it matched and ran, and events lost on the way to its DLQ.
+RULE_MATCH_METRICS = ("MatchedEvents", "TriggeredRules")
+RULE_DLQ_FAILURE_METRIC = "InvocationsFailedToBeSentToDlq"
 
 
 def bare_rule_name(rule: events.IRule, *, on_custom_bus: bool) -> str:
@@ -19,7 +24,10 @@ def bare_rule_name(rule: events.IRule, *, on_custom_bus: bool) -> str:
 
 
 class RuleAlarms(Construct):
-    """One alarm per failure metric of the rule, each notifying the operators' topic."""
+    """One alarm per failure metric of the rule, each notifying the operators' topic; the rule's
+    dashboard widget shows the same metrics next to what the rule matched."""
+
+    dashboard_section = RULES
 
     def __init__(
         self,
@@ -31,24 +39,39 @@ class RuleAlarms(Construct):
         alarm_topic: sns.ITopic,
     ) -> None:
         super().__init__(scope, construct_id)
+        self.rule = rule
         # Rules on the default bus are named plainly and measured by RuleName alone.
         on_custom_bus = event_bus_name != "default"
-        dimensions = {"RuleName": bare_rule_name(rule, on_custom_bus=on_custom_bus)}
+        self.dimensions = {"RuleName": bare_rule_name(rule, on_custom_bus=on_custom_bus)}
         if on_custom_bus:
-            dimensions["EventBusName"] = event_bus_name
+            self.dimensions["EventBusName"] = event_bus_name
         self.alarms: list[cloudwatch.Alarm] = []
         for metric_name in RULE_FAILURE_METRICS:
             alarm = alarm_on_any(
                 self,
                 metric_name,
                 description=f"EventBridge {metric_name} on {construct_id}: a target was not reached.",
-                metric=cloudwatch.Metric(
-                    namespace="AWS/Events",
-                    metric_name=metric_name,
-                    dimensions_map=dimensions,
-                    statistic="Sum",
-                    period=Duration.minutes(5),
-                ),
+                metric=self.metric(metric_name),
                 alarm_topic=alarm_topic,
             )
             self.alarms.append(alarm)
+
+    def metric(self, metric_name: str) -> cloudwatch.Metric:
+        """One AWS/Events metric of this rule, summed over five minutes."""
+        return cloudwatch.Metric(
+            namespace="AWS/Events",
+            metric_name=metric_name,
+            dimensions_map=self.dimensions,
+            statistic="Sum",
+            period=Duration.minutes(5),
+        )
+
+    def widgets(self) -> list[cloudwatch.IWidget]:
+        failures = [alarm.metric for alarm in self.alarms] + [self.metric(RULE_DLQ_FAILURE_METRIC)]
+        return [
+            graph(
+                title(self.rule),
+                left=[self.metric(name) for name in RULE_MATCH_METRICS],
+                right=failures,
+            )
+        ]

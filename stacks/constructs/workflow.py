@@ -12,6 +12,7 @@ from constructs import Construct, IValidation
 
 from stacks.constructs.alarms import alarm_on_any
 from stacks.constructs.lambda_function import retention
+from stacks.constructs.monitoring import FIVE_MINUTES, WORKFLOWS, graph, title
 
 DYNAMODB_TRANSIENT = [
     "DynamoDB.ProvisionedThroughputExceededException",
@@ -105,13 +106,18 @@ EXECUTION_FAILURE_METRICS = ("ExecutionsFailed", "ExecutionsTimedOut", "Executio
 class WorkflowAlarms(Construct):
     """Alarms on every state machine of the stack: failed, timed-out and aborted executions, each
     notifying the operators' topic. Added last in a stack, it finds the state machines itself, so a
-    new workflow is alarmed without code of its own; a state machine added after it fails the synth."""
+    new workflow is alarmed without code of its own; a state machine added after it fails the synth.
+    On the dashboard each state machine shows its started and succeeded executions next to the
+    alarmed ones."""
+
+    dashboard_section = WORKFLOWS
 
     def __init__(self, scope: Construct, construct_id: str, *, alarm_topic: sns.ITopic) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
         self.alarms: dict[str, list[cloudwatch.Alarm]] = {}
-        for machine in state_machines(stack):
+        self.machines = state_machines(stack)
+        for machine in self.machines:
             name = Names.unique_id(machine)
             self.alarms[machine.node.path] = [
                 self._alarm(name, metric, machine, alarm_topic) for metric in EXECUTION_FAILURE_METRICS
@@ -130,6 +136,19 @@ class WorkflowAlarms(Construct):
             alarm_topic=alarm_topic,
         )
         return alarm
+
+    def widgets(self) -> list[cloudwatch.IWidget]:
+        return [
+            graph(
+                title(machine),
+                left=[
+                    machine.metric_started(period=FIVE_MINUTES),
+                    machine.metric_succeeded(period=FIVE_MINUTES),
+                    *(alarm.metric for alarm in self.alarms[machine.node.path]),
+                ],
+            )
+            for machine in self.machines
+        ]
 
 
 def state_machines(stack: Stack) -> list[sfn.StateMachine]:

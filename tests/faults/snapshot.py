@@ -331,7 +331,7 @@ def evaluate_alarm(
         }
         if metric in status:
             value = executions(dimensions["StateMachineArn"], status[metric])
-    elif namespace == "AWS/Events" and metric in {"InvocationsSentToDLQ", "FailedInvocations"}:
+    elif namespace == "AWS/Events" and metric in {"InvocationsSentToDlq", "FailedInvocations"}:
         value = dlq_sends.get(dimensions.get("RuleName"), 0)
     elif not namespace.startswith("AWS/") and metric:
         matching = [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -79,9 +80,35 @@ def test_the_new_consumer_is_one_rule_one_function_and_their_failure_paths(
 def test_no_existing_resource_changes(
     extended: dict[str, dict[str, Any]], base: dict[str, dict[str, Any]]
 ) -> None:
-    # Then every existing stack keeps every resource exactly as it was
+    # Then every existing stack keeps every resource exactly as it was, but the app's dashboard, which
+    # gains the new consumer's widgets (tests/infra/test_dashboard.py)
     for stack, template in base.items():
-        assert extended[stack]["Resources"] == template["Resources"], stack
+        assert without_dashboard(extended[stack]) == without_dashboard(template), stack
         # (the eventing stack may export its bus to the new stack: an output added, none changed)
         for key, output in template.get("Outputs", {}).items():
             assert extended[stack]["Outputs"][key] == output, f"{stack}: output {key}"
+
+
+def without_dashboard(template: dict[str, Any]) -> dict[str, Any]:
+    return {k: r for k, r in template["Resources"].items() if r["Type"] != "AWS::CloudWatch::Dashboard"}
+
+
+def test_the_new_consumer_is_on_the_dashboard(
+    extended: dict[str, dict[str, Any]], base: dict[str, dict[str, Any]]
+) -> None:
+    # Then the dashboard imports the new stack's function, rule and DLQs (and nothing else changed in it)
+    def dashboard(templates: dict[str, dict[str, Any]]) -> str:
+        (body,) = [
+            json.dumps(r["Properties"]["DashboardBody"])
+            for t in templates.values()
+            for r in t["Resources"].values()
+            if r["Type"] == "AWS::CloudWatch::Dashboard"
+        ]
+        return body
+
+    def imported(body: str) -> set[str]:
+        return set(re.findall(r'"(EventDriven-TrialNotifications:[^"]+)"', body))
+
+    assert not imported(dashboard(base))
+    # the function's name, the rule's, and the QueueName of its two DLQs (the rule's, the OnFailure)
+    assert len(imported(dashboard(extended))) == 4

@@ -199,7 +199,7 @@ def rule_name_dimension(value: Any) -> str | None:
     return referenced_id(value)
 
 
-@pytest.mark.parametrize("metric", ["FailedInvocations", "InvocationsSentToDLQ"])
+@pytest.mark.parametrize("metric", ["FailedInvocations", "InvocationsSentToDlq"])
 def test_p14_every_rule_is_alarmed_on_delivery_failures(templates: Templates, metric: str) -> None:
     for _, rule_id, props in resources(templates, "AWS::Events::Rule"):
         on_custom_bus = props.get("EventBusName", "default") != "default"  # no name: the default bus
