@@ -40,8 +40,8 @@ def test_every_named_event_has_exactly_one_contract_and_the_other_way_round() ->
 
 def test_each_model_takes_its_names_from_the_names_module() -> None:
     for (source, detail_type), model in CONTRACTS.items():
-        assert getattr(model, "SOURCE") == source and source in names.APP_SOURCES
-        assert getattr(model, "DETAIL_TYPE") == detail_type and detail_type in names.EVENTS[source]
+        assert source == model.SOURCE and source in names.APP_SOURCES
+        assert detail_type == model.DETAIL_TYPE and detail_type in names.EVENTS[source]
 
 
 def test_every_function_producer_names_an_app_event_and_a_lambda_folder() -> None:
