@@ -22,7 +22,7 @@ SourceGenerator = Callable[[], dict[str, str]]
 AssemblyGenerator = Callable[[Path], dict[str, str]]
 
 # Registered by path so this module stays cheap to import; each entry is `module:function`.
-SOURCE_GENERATORS: tuple[str, ...] = ()
+SOURCE_GENERATORS: tuple[str, ...] = ("tools.contracts:generate",)
 ASSEMBLY_GENERATORS: tuple[str, ...] = ()
 
 

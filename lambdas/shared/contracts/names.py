@@ -7,6 +7,7 @@ DETAIL_TYPE from it, so each name is written once.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 # -- sources ----------------------------------------------------------------------------------------
@@ -95,3 +96,8 @@ PAYMENT_OUTCOMES = Pattern(PAYMENTS, (PAYMENT_CHARGED, PAYMENT_REFUNDED))
 TRIAL_REQUESTED_ONLY = Pattern(TRIALS, (TRIAL_REQUESTED,))
 # What changes a trial environment's life: given to a trial, freed by its end or by a failed assignment.
 TRIAL_ENVIRONMENT_CHANGES = Pattern(TRIALS, (TRIAL_ASSIGNED, TRIAL_EXPIRED, TRIAL_ASSIGNMENT_FAILED))
+
+
+def file_stem(detail_type: str) -> str:
+    """The name of an event's generated files (`events/<stem>.json`...): `OrderPlaced` -> `order_placed`."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", detail_type).lower()
