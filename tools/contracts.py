@@ -26,7 +26,7 @@ DRAFT4 = "http://json-schema.org/draft-04/schema#"
 SAMPLE_BUS = "default"
 
 
-def _contracts() -> Any:
+def load() -> Any:
     """The contracts package, importable as the functions import it (`shared.contracts`)."""
     lambdas = str(ROOT / "lambdas")
     if lambdas not in sys.path:
@@ -73,7 +73,7 @@ def draft4(schema: dict[str, Any], *, for_api: bool) -> dict[str, Any]:
 
 def api_models() -> dict[str, dict[str, Any]]:
     """The request body models of the REST API, by their API Gateway model name."""
-    _contracts()
+    load()
     from shared.contracts.orders import PlaceOrderRequest
     from shared.contracts.trials import RequestTrial
 
@@ -85,7 +85,7 @@ def api_models() -> dict[str, dict[str, Any]]:
 
 def event_schema(source: str, detail_type: str) -> dict[str, Any]:
     """The whole event as EventBridge delivers it, its detail the contract's: a `JSONSchemaDraft4` schema."""
-    model = _contracts().contract_for(source, detail_type)
+    model = load().contract_for(source, detail_type)
     text = {"type": "string"}
     return {
         "$schema": DRAFT4,
@@ -111,7 +111,7 @@ def sample_entries(source: str, detail_type: str) -> list[dict[str, str]]:
     """The put-events entries file of an event: its example, validated by its model, as the Detail."""
     from shared.contracts.examples import EXAMPLES
 
-    model = _contracts().contract_for(source, detail_type)
+    model = load().contract_for(source, detail_type)
     # Raises on an example that breaks its contract: a sample that PutEvents would deliver to a failure.
     detail = model.model_validate(EXAMPLES[(source, detail_type)])
     return [
@@ -130,7 +130,7 @@ def _json(value: Any) -> str:
 
 def generate() -> dict[str, str]:
     """SOURCE generator: {repo-relative path: content} of every file made from the contracts."""
-    _contracts()
+    load()
     from shared.contracts import names
 
     files = {
@@ -142,7 +142,7 @@ def generate() -> dict[str, str]:
             }
         )
     }
-    _contracts()
+    load()
     for source, detail_type in names.APP_EVENTS:
         stem = names.file_stem(detail_type)
         files[f"{EVENT_SCHEMAS}/{stem}.json"] = _json(event_schema(source, detail_type))

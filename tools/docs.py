@@ -23,7 +23,7 @@ AssemblyGenerator = Callable[[Path], dict[str, str]]
 
 # Registered by path so this module stays cheap to import; each entry is `module:function`.
 SOURCE_GENERATORS: tuple[str, ...] = ("tools.contracts:generate",)
-ASSEMBLY_GENERATORS: tuple[str, ...] = ()
+ASSEMBLY_GENERATORS: tuple[str, ...] = ("tools.catalog:generate",)
 
 
 def _load(spec: str) -> Callable[..., dict[str, str]]:
