@@ -5,17 +5,19 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from lambdas.shared.contracts import names
+
 # Every source this app's events carry: the metrics consumer listens to all of them.
-APP_SOURCES: tuple[str, ...] = ("myapp.userservice", "myapp.orders", "myapp.payments", "OnlineTrial")
+APP_SOURCES: tuple[str, ...] = names.APP_SOURCES
 # The tutorial's source: people publish it with `aws events put-events`, to the default bus too, so the
 # default bus forwards it (and only it) to the custom bus, and any principal of the account may put it.
-FORWARDED_SOURCES: tuple[str, ...] = ("myapp.userservice",)
+FORWARDED_SOURCES: tuple[str, ...] = (names.USERS,)
 # The sources the app's services produce, and the stacks (by the last part of their names) whose roles
 # produce them: the bus policy lets only those roles put these sources.
 SOURCE_PRODUCERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("myapp.orders", ("Orders",)),
-    ("myapp.payments", ("Orders",)),
-    ("OnlineTrial", ("Trials",)),
+    (names.ORDERS, ("Orders",)),
+    (names.PAYMENTS, ("Orders",)),
+    (names.TRIALS, ("Trials",)),
 )
 # CloudFormation names a role it generates `<stack name>-<logical id>-<suffix>` within IAM's 64
 # characters, shortening the logical id; short stack names keep that `<stack name>-` prefix whole.

@@ -12,6 +12,7 @@ from stacks.config import AppConfig
 from stacks.constructs.event_bus import Eventing
 from stacks.constructs.event_consumer import EventConsumer
 from stacks.constructs.lambda_function import function_defaults
+from stacks.constructs.schema_registry import EventSchemaRegistry
 from stacks.outputs import add_outputs
 
 
@@ -30,6 +31,8 @@ class EventingStack(Stack):
             producer_stacks=config.producer_stacks(),
             archive_retention_days=config.archive_retention_days,
         )
+        # The contracts as EventBridge schemas: browsable, and a source of code bindings for consumers.
+        self.schemas = EventSchemaRegistry(self, "Schemas", app_name=config.app_name)
         # One central metrics consumer: every event of the app, the only place business metrics come from.
         # It lives with the bus, not with a flow: a new flow's events are counted without touching it.
         self.metrics = EventConsumer(

@@ -22,8 +22,12 @@ SourceGenerator = Callable[[], dict[str, str]]
 AssemblyGenerator = Callable[[Path], dict[str, str]]
 
 # Registered by path so this module stays cheap to import; each entry is `module:function`.
-SOURCE_GENERATORS: tuple[str, ...] = ()
-ASSEMBLY_GENERATORS: tuple[str, ...] = ("tools.architecture:generate", "tools.readme_blocks:generate")
+SOURCE_GENERATORS: tuple[str, ...] = ("tools.contracts:generate",)
+ASSEMBLY_GENERATORS: tuple[str, ...] = (
+    "tools.catalog:generate",
+    "tools.architecture:generate",
+    "tools.readme_blocks:generate",
+)
 
 
 def _load(spec: str) -> Callable[..., dict[str, str]]:

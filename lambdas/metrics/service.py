@@ -6,31 +6,28 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from shared.contracts import names
+
 UNKNOWN = "unknown"  # the event has no source or DetailType
 OTHER = "other"  # it has one this app does not know
 
-# Business counts by (source, DetailType). The strings repeat the contracts' (a unit test keeps them in
-# step) so that this function, which sees every event of the app, does not import pydantic to count.
+# Business counts by (source, DetailType), named from the contracts' names module, which imports no
+# pydantic: this function sees every event of the app and only counts.
 BUSINESS_COUNTS: dict[tuple[str, str], str] = {
-    ("myapp.userservice", "user_signup"): "UsersSignedUp",
-    ("myapp.orders", "OrderPlaced"): "OrdersPlaced",
-    ("myapp.orders", "OrderCompleted"): "OrdersCompleted",
-    ("myapp.orders", "OrderFailed"): "OrdersFailed",
-    ("OnlineTrial", "TrialRequested"): "TrialsRequested",
-    ("OnlineTrial", "TrialAssigned"): "TrialsAssigned",
-    ("OnlineTrial", "TrialAssignmentFailed"): "TrialAssignmentsFailed",
-    ("OnlineTrial", "TrialExpired"): "TrialsExpired",
+    (names.USERS, names.USER_SIGNUP): "UsersSignedUp",
+    (names.ORDERS, names.ORDER_PLACED): "OrdersPlaced",
+    (names.ORDERS, names.ORDER_COMPLETED): "OrdersCompleted",
+    (names.ORDERS, names.ORDER_FAILED): "OrdersFailed",
+    (names.TRIALS, names.TRIAL_REQUESTED): "TrialsRequested",
+    (names.TRIALS, names.TRIAL_ASSIGNED): "TrialsAssigned",
+    (names.TRIALS, names.TRIAL_ASSIGNMENT_FAILED): "TrialAssignmentsFailed",
+    (names.TRIALS, names.TRIAL_EXPIRED): "TrialsExpired",
+    # TrialNeedsAttention is counted by the sweep itself, as TrialsNeedingAttention.
 }
 # Every (source, DetailType) the app knows: only these become dimension values. Anyone in the account
 # may put `myapp.userservice` with any DetailType, and a dimension is kept and shown everywhere: an
 # e-mail address put there must not become one (nor may made-up types multiply the metrics).
-KNOWN_EVENTS: frozenset[tuple[str, str]] = frozenset(BUSINESS_COUNTS) | {
-    ("myapp.orders", "OrderStatusChanged"),
-    ("myapp.orders", "OrderRejected"),
-    ("myapp.orders", "OrderNeedsAttention"),
-    ("OnlineTrial", "TrialNeedsAttention"),  # counted by the sweep itself, as TrialsNeedingAttention
-    ("myapp.payments", "PaymentCharged"),
-    ("myapp.payments", "PaymentRefunded"),
+KNOWN_EVENTS: frozenset[tuple[str, str]] = frozenset(names.APP_EVENTS) | {
     ("aws.s3", "Object Created"),
     ("aws.cloudformation", "CloudFormation Stack Status Change"),
 }

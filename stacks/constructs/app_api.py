@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import re
+from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
@@ -19,52 +22,24 @@ from stacks.constructs.monitoring import API, FIVE_MINUTES, graph, title
 THROTTLE_RATE = 50
 THROTTLE_BURST = 100
 
-# The POST /orders body (PlaceOrderRequest): what to buy, never at what price or for whom; the
-# caller is the customer, and only a service principal may name another one in onBehalfOf.
-PLACE_ORDER_SCHEMA: dict[str, Any] = {
-    "type": apigw.JsonSchemaType.OBJECT,
-    "required": ["lines", "currency", "paymentToken"],
-    "additional_properties": False,
-    "properties": {
-        "currency": {"type": apigw.JsonSchemaType.STRING, "enum": ["EUR", "USD", "GBP"]},
-        "paymentToken": {"type": apigw.JsonSchemaType.STRING, "min_length": 1, "max_length": 64},
-        "onBehalfOf": {"type": apigw.JsonSchemaType.STRING, "min_length": 1, "max_length": 256},
-        "lines": {
-            "type": apigw.JsonSchemaType.ARRAY,
-            "min_items": 1,
-            "max_items": 50,
-            "items": {
-                "type": apigw.JsonSchemaType.OBJECT,
-                "required": ["sku", "quantity"],
-                "additional_properties": False,
-                "properties": {
-                    "sku": {
-                        "type": apigw.JsonSchemaType.STRING,
-                        "pattern": "^[A-Z0-9][A-Z0-9-]*$",
-                        "max_length": 64,
-                    },
-                    "quantity": {"type": apigw.JsonSchemaType.INTEGER, "minimum": 1, "maximum": 100},
-                },
-            },
-        },
-    },
-}
-
-REQUEST_TRIAL_SCHEMA: dict[str, Any] = {
-    "type": apigw.JsonSchemaType.OBJECT,
-    "required": ["leadId", "type"],
-    "additional_properties": False,
-    "properties": {
-        "leadId": {"type": apigw.JsonSchemaType.STRING, "min_length": 1, "max_length": 64},
-        "type": {"type": apigw.JsonSchemaType.STRING, "pattern": "^[A-Z0-9_-]+$", "max_length": 16},
-    },
-}
+# The request bodies' models, generated from the contracts (PlaceOrderRequest, RequestTrial) by
+# `make docs` (tools/contracts.py): JSON Schema draft-04, as API Gateway wants it. POST /orders says
+# what to buy, never at what price or for whom: the caller is the customer, and only a service
+# principal may name another one in onBehalfOf.
+REQUEST_MODELS_FILE = Path(__file__).resolve().parents[2] / "schemas" / "api_models.json"
+REQUEST_MODELS: dict[str, dict[str, Any]] = json.loads(REQUEST_MODELS_FILE.read_text())["models"]
+PLACE_ORDER_SCHEMA = REQUEST_MODELS["PlaceOrder"]
+REQUEST_TRIAL_SCHEMA = REQUEST_MODELS["RequestTrial"]
 
 
 def json_schema(spec: dict[str, Any]) -> apigw.JsonSchema:
-    """Builds CDK's JsonSchema from a plain dict (kept as data so tests can read it)."""
-    converted = {key: _convert(key, value) for key, value in spec.items()}
+    """CDK's JsonSchema from a draft-04 schema as JSON writes it (`maxLength` -> `max_length`, ...)."""
+    converted = {_snake(key): _convert(key, value) for key, value in spec.items() if key != "$schema"}
     return apigw.JsonSchema(schema=apigw.JsonSchemaVersion.DRAFT4, **converted)
+
+
+def _snake(key: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", key).lower()
 
 
 def _convert(key: str, value: Any) -> Any:
@@ -72,6 +47,8 @@ def _convert(key: str, value: Any) -> Any:
         return {name: json_schema(child) for name, child in value.items()}
     if key == "items":
         return json_schema(value)
+    if key == "type":
+        return apigw.JsonSchemaType[value.upper()]
     return value
 
 

@@ -10,6 +10,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from lambdas.shared.contracts import names
 from stacks.constructs.alarms import alarm_on_any, business_metric
 from stacks.constructs.dead_letter_queue import DeadLetterQueue
 from stacks.constructs.event_consumer import EventConsumer
@@ -21,10 +22,10 @@ from stacks.constructs.event_route import (
 )
 from stacks.constructs.lambda_function import FunctionDefaults
 from stacks.constructs.nag import acknowledge_wildcards
+from stacks.constructs.patterns import event_pattern
 from stacks.constructs.rule_alarms import RuleAlarms
 from stacks.constructs.trial_pool import resolved_logical_id
 
-SOURCE = "OnlineTrial"
 STACK_PREFIX = "trial-env"
 SERVICE_NAME = "environment-manager"
 RECONCILE_RATE = Duration.minutes(5)
@@ -63,9 +64,7 @@ class EnvironmentManager(EventConsumer):
             scope,
             construct_id,
             bus=bus,
-            pattern=events.EventPattern(
-                source=[SOURCE], detail_type=["TrialAssigned", "TrialExpired", "TrialAssignmentFailed"]
-            ),
+            pattern=event_pattern(names.TRIAL_ENVIRONMENT_CHANGES),
             handler="environment_manager.handler.lambda_handler",
             description="Provisions, warms, retires and reconciles trial environments",
             service_name=SERVICE_NAME,

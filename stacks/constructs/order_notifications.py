@@ -14,11 +14,11 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from lambdas.shared.contracts import names
 from stacks.constructs.dead_letter_queue import DeadLetterQueue
 from stacks.constructs.event_route import EventRoute
+from stacks.constructs.patterns import event_pattern
 from stacks.constructs.pinned import pin
-
-OUTCOMES = ["OrderCompleted", "OrderFailed", "OrderRejected", "OrderNeedsAttention"]
 
 
 class OrderNotifications(Construct):
@@ -30,7 +30,6 @@ class OrderNotifications(Construct):
         construct_id: str,
         *,
         bus: events.IEventBus,
-        source: str,
         alarm_topic: sns.ITopic,
         notification_email: str | None,
     ) -> None:
@@ -82,7 +81,7 @@ class OrderNotifications(Construct):
             scope,
             "NotifyRoute",
             bus=bus,
-            pattern=events.EventPattern(source=[source], detail_type=OUTCOMES),
+            pattern=event_pattern(names.ORDER_OUTCOMES),
             description="Order outcomes, as one readable line, to the notification topic",
             alarm_topic=alarm_topic,
             replays=False,  # subscribers heard of the outcome when it happened; a replay tells them nothing

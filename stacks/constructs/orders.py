@@ -10,6 +10,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from lambdas.shared.contracts import names
 from stacks.constructs.event_consumer import EventConsumer
 from stacks.constructs.event_route import EventRoute
 from stacks.constructs.idempotency_table import IDEMPOTENCY_EXPIRY, IdempotencyTable
@@ -21,12 +22,11 @@ from stacks.constructs.order_intake import OrderIntake
 from stacks.constructs.order_notifications import OrderNotifications
 from stacks.constructs.order_sweeper import OrderSweeper
 from stacks.constructs.order_workflows import ORDER_STUCK_AFTER, PAYMENT_HEARTBEAT, OrderWorkflow
+from stacks.constructs.patterns import event_pattern
 from stacks.constructs.payment_service import PaymentService
 from stacks.constructs.pinned import pinned_id
 from stacks.constructs.tables import app_table
 
-SOURCE = "myapp.orders"
-PAYMENTS_SOURCE = "myapp.payments"
 ORDERS_BY_STATUS = "ByStatus"
 
 
@@ -174,7 +174,7 @@ class OrderFlow(Construct):
             self,
             "OrderPlacedRoute",
             bus=bus,
-            pattern=events.EventPattern(source=[SOURCE], detail_type=["OrderPlaced"]),
+            pattern=event_pattern(names.ORDER_PLACED_ONLY),
             description="OrderPlaced starts the order workflow",
             alarm_topic=alarm_topic,
         )
@@ -194,9 +194,7 @@ class OrderFlow(Construct):
             self,
             "Accounting",
             bus=bus,
-            pattern=events.EventPattern(
-                source=[PAYMENTS_SOURCE], detail_type=["PaymentCharged", "PaymentRefunded"]
-            ),
+            pattern=event_pattern(names.PAYMENT_OUTCOMES),
             handler="accounting.handler.lambda_handler",
             description="Writes a ledger entry per charge and per refund the payments table confirms",
             service_name="accounting",
@@ -214,7 +212,7 @@ class OrderFlow(Construct):
             self,
             "OrderStatus",
             bus=bus,
-            pattern=events.EventPattern(source=[SOURCE], detail_type=["OrderStatusChanged"]),
+            pattern=event_pattern(names.ORDER_STATUS),
             handler="order_status.handler.lambda_handler",
             description="Publishes each order status change to IoT Core topic orders/{orderId}/status",
             service_name="order-status",
@@ -245,7 +243,6 @@ class OrderFlow(Construct):
             self,
             "OrderNotifications",
             bus=bus,
-            source=SOURCE,
             alarm_topic=alarm_topic,
             notification_email=notification_email,
         )

@@ -9,6 +9,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+from lambdas.shared.contracts import names
 from stacks.constructs.lambda_function import FunctionDefaults
 from stacks.constructs.workflow import (
     EVENTS_TRANSIENT,
@@ -17,7 +18,6 @@ from stacks.constructs.workflow import (
     retry_transient,
 )
 
-SOURCE = "OnlineTrial"
 ASSIGNMENT_TIMEOUT = Duration.minutes(5)
 
 
@@ -38,7 +38,7 @@ def assignment_workflow(
                 entries=[
                     tasks.EventBridgePutEventsEntry(
                         event_bus=bus,
-                        source=SOURCE,
+                        source=names.TRIALS,
                         detail_type=detail_type,
                         detail=sfn.TaskInput.from_object(
                             {
@@ -58,7 +58,7 @@ def assignment_workflow(
         )
 
     not_published = sfn.Fail(scope, "OutcomeNotPublished", error="OutcomeNotPublished")
-    publish_failed = publish("PublishTrialAssignmentFailed", "TrialAssignmentFailed", "FAILED")
+    publish_failed = publish("PublishTrialAssignmentFailed", names.TRIAL_ASSIGNMENT_FAILED, "FAILED")
     publish_failed.add_catch(not_published, errors=["States.ALL"], result_path="$.publishError")
     failed = publish_failed.next(sfn.Succeed(scope, "AssignmentFailedHandled"))
 
@@ -82,7 +82,7 @@ def assignment_workflow(
     # A concurrent write to the trial row: the claim is tried again (it never takes a second one).
     claim.add_retry(errors=["ClaimConflict"], interval=Duration.seconds(1), max_attempts=3, backoff_rate=2)
     claim.add_catch(failed, errors=["States.ALL"], result_path="$.error")
-    publish_assigned = publish("PublishTrialAssigned", "TrialAssigned", "ASSIGNED")
+    publish_assigned = publish("PublishTrialAssigned", names.TRIAL_ASSIGNED, "ASSIGNED")
     publish_assigned.add_catch(not_published, errors=["States.ALL"], result_path="$.publishError")
 
     definition = (

@@ -12,13 +12,15 @@ from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from lambdas.shared.contracts import names
 from stacks.constructs.dead_letter_queue import DeadLetterQueue
 from stacks.constructs.environment_manager import EnvironmentManager
 from stacks.constructs.event_consumer import EventConsumer
 from stacks.constructs.lambda_function import AppFunction, FunctionDefaults
 from stacks.constructs.nag import acknowledge_wildcards, logical_id
+from stacks.constructs.patterns import event_pattern
 from stacks.constructs.tables import app_table
-from stacks.constructs.trial_assignment import ASSIGNMENT_TIMEOUT, SOURCE, assignment_workflow
+from stacks.constructs.trial_assignment import ASSIGNMENT_TIMEOUT, assignment_workflow
 from stacks.constructs.trial_pool import TrialPool
 
 # A trial still REQUESTED this long after its request was lost on the way: three times the longest an
@@ -162,7 +164,7 @@ class TrialFlow(Construct):
             handler="assign_trial.handler.lambda_handler",
             description="TrialRequested starts the assignment workflow",
             environment={"STATE_MACHINE_ARN": self.assignment.state_machine_arn},
-            detail_types=["TrialRequested"],
+            pattern=event_pattern(names.TRIAL_REQUESTED_ONLY),
         )
         self.assignment.grant_start_execution(self.assign.function)
         acknowledge_wildcards(
@@ -192,15 +194,14 @@ class TrialFlow(Construct):
         handler: str,
         description: str,
         environment: dict[str, str],
-        detail_types: list[str] | None = None,
-        pattern: events.EventPattern | None = None,
+        pattern: events.EventPattern,
         timeout: Duration | None = None,
     ) -> EventConsumer:
         return EventConsumer(
             self,
             name,
             bus=self._bus,
-            pattern=pattern or events.EventPattern(source=[SOURCE], detail_type=detail_types),
+            pattern=pattern,
             handler=handler,
             description=description,
             service_name=re.sub(r"(?<!^)(?=[A-Z])", "-", name).lower(),

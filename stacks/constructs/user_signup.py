@@ -10,14 +10,12 @@ from aws_cdk import aws_ses as ses
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from lambdas.shared.contracts import names
 from stacks.constructs.dead_letter_queue import DeadLetterQueue
 from stacks.constructs.event_route import EventRoute
 from stacks.constructs.idempotency_table import IDEMPOTENCY_EXPIRY, IdempotencyTable
 from stacks.constructs.lambda_function import AppFunction, FunctionDefaults
-
-# The event contract (lambdas/shared/contracts/user_signup.py); a unit test keeps the two in step.
-SIGNUP_SOURCE = "myapp.userservice"
-SIGNUP_DETAIL_TYPE = "user_signup"
+from stacks.constructs.patterns import event_pattern
 
 
 class UserSignupFlow(Construct):
@@ -85,7 +83,7 @@ class UserSignupFlow(Construct):
                 self,
                 "UserSignupRoute",
                 bus=bus,
-                pattern=events.EventPattern(source=[SIGNUP_SOURCE], detail_type=[SIGNUP_DETAIL_TYPE]),
+                pattern=event_pattern(names.SIGNUP),
                 description="user_signup events: send the welcome email and notify people",
                 alarm_topic=alarm_topic,
             )

@@ -13,6 +13,7 @@ from botocore.credentials import Credentials
 
 from tests.local.api import CREDENTIALS, Response, call
 from tests.local.conftest import Local
+from tests.local.contract_check import app_events, assert_each_keeps_its_contract
 
 pytestmark = pytest.mark.local
 
@@ -176,6 +177,26 @@ def test_an_order_completes_with_invoice_ledger_notifications_and_live_status(sh
     assert any(f"Invoice ready: invoices/{order_id}.json" in n for n in notices), notices
     # And the front end saw each status on orders/{id}/status
     assert shop.statuses_published(order_id, since) == ["PROCESSING", "RESERVED", "PAID", "COMPLETED"]
+
+
+def test_every_event_an_order_puts_on_the_bus_keeps_its_contract(shop: Shop) -> None:
+    # Given stock for an item, and the trace's position
+    item = sku()
+    shop.stock(item, 10)
+    since = shop.local.last_seq()
+    # When one order completes and another's payment is declined
+    completed = shop.place(item, quantity=1).body["orderId"]
+    failed = shop.place(item, quantity=1, token="tok_declined").body["orderId"]
+    shop.local.settle()
+    assert (shop.order(completed)["status"], shop.order(failed)["status"]) == ("COMPLETED", "FAILED")
+    # Then every event each put on the app's bus is valid by its contract
+    for order_id, expected in (
+        (completed, {"OrderPlaced", "OrderStatusChanged", "PaymentCharged", "OrderCompleted"}),
+        (failed, {"OrderPlaced", "OrderStatusChanged", "OrderFailed"}),
+    ):
+        published = assert_each_keeps_its_contract(app_events(shop.local, since, orderId=order_id))
+        # And the check covered the events of the flow, not an empty list
+        assert expected <= set(published), (order_id, published)
 
 
 def test_a_blocked_customer_is_rejected_without_touching_stock(shop: Shop) -> None:

@@ -18,6 +18,7 @@ import pytest
 from stacks.config import APP_SOURCES
 from tests.local.api import Response, call
 from tests.local.conftest import Local
+from tests.local.contract_check import app_events, assert_each_keeps_its_contract
 
 pytestmark = pytest.mark.local
 
@@ -206,6 +207,19 @@ def test_a_request_is_assigned_a_warm_environment_and_the_pool_is_refilled(trial
     new = [e for e in warm_after if e["environmentId"] not in pool_before]
     assert len(new) == 1 and len(warm_after) == 3
     assert trials.stack(new[0]["stackName"])["StackStatus"] == "CREATE_COMPLETE"
+
+
+def test_every_event_a_trial_puts_on_the_bus_keeps_its_contract(trials: Trials) -> None:
+    # Given a warm pool and the trace's position
+    trials.fresh_warm_pool()
+    since = trials.local.last_seq()
+    # When a trial is requested and assigned
+    trial_id = trials.request().body["trialId"]
+    trials.local.settle()
+    assert trials.trial(trial_id).body["status"] == "ASSIGNED"
+    # Then every event of the trial on the app's bus (from the stream and the workflow) is valid
+    published = assert_each_keeps_its_contract(app_events(trials.local, since, trialId=trial_id))
+    assert published == ["TrialRequested", "TrialAssigned"]
 
 
 def test_a_retried_request_gives_one_trial(trials: Trials) -> None:

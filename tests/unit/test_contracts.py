@@ -14,7 +14,6 @@ from pydantic import BaseModel, ValidationError
 from shared.contracts.registry import CONTRACTS, contract_for
 from shared.contracts.user_signup import UserSignup
 from shared.validation import describe, field_errors
-from stacks.constructs import user_signup as signup_construct
 
 EVENTS_DIR = Path(__file__).resolve().parents[2] / "events"
 
@@ -69,14 +68,6 @@ def test_every_sample_entry_file_satisfies_its_contract(sample: Path) -> None:
         assert {"Source", "DetailType", "Detail"} <= entry.keys()
         model = contract_for(entry["Source"], entry["DetailType"])
         model.model_validate(json.loads(entry["Detail"]))
-
-
-def test_the_signup_rule_pattern_matches_the_contract() -> None:
-    # The construct cannot import pydantic at synth, so it repeats the strings: keep them in step.
-    assert (signup_construct.SIGNUP_SOURCE, signup_construct.SIGNUP_DETAIL_TYPE) == (
-        UserSignup.SOURCE,
-        UserSignup.DETAIL_TYPE,
-    )
 
 
 # -- no contract's errors repeat the input ----------------------------------------------------------

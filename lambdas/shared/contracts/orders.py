@@ -7,7 +7,9 @@ from typing import Annotated, ClassVar, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-SOURCE = "myapp.orders"
+from shared.contracts import names
+
+SOURCE = names.ORDERS
 
 # Printable text only: ids end up in log lines, keys and notifications.
 PRINTABLE_PATTERN = r"^[^\x00-\x1f\x7f]+$"
@@ -126,7 +128,7 @@ class OrderEvent(BaseModel):
 class OrderPlaced(OrderEvent):
     """A new order was stored as PENDING: starts the order workflow."""
 
-    DETAIL_TYPE: ClassVar[str] = "OrderPlaced"
+    DETAIL_TYPE: ClassVar[str] = names.ORDER_PLACED
 
     orderId: OrderId
     customerId: CustomerId
@@ -147,7 +149,7 @@ class OrderPlaced(OrderEvent):
 class OrderStatusChanged(OrderEvent):
     """The order moved to a new status (published by the workflow on every transition)."""
 
-    DETAIL_TYPE: ClassVar[str] = "OrderStatusChanged"
+    DETAIL_TYPE: ClassVar[str] = names.ORDER_STATUS_CHANGED
 
     orderId: OrderId
     customerId: CustomerId
@@ -159,7 +161,7 @@ class OrderStatusChanged(OrderEvent):
 class OrderRejected(OrderEvent):
     """The order was refused before any money moved (customer blocked, out of stock)."""
 
-    DETAIL_TYPE: ClassVar[str] = "OrderRejected"
+    DETAIL_TYPE: ClassVar[str] = names.ORDER_REJECTED
 
     orderId: OrderId
     customerId: CustomerId
@@ -169,7 +171,7 @@ class OrderRejected(OrderEvent):
 class OrderFailed(OrderEvent):
     """The order failed after it was accepted; the workflow compensated (released, refunded)."""
 
-    DETAIL_TYPE: ClassVar[str] = "OrderFailed"
+    DETAIL_TYPE: ClassVar[str] = names.ORDER_FAILED
 
     orderId: OrderId
     customerId: CustomerId
@@ -189,7 +191,7 @@ class OrderFailed(OrderEvent):
 class OrderCompleted(OrderEvent):
     """The order was paid, fulfilled and invoiced."""
 
-    DETAIL_TYPE: ClassVar[str] = "OrderCompleted"
+    DETAIL_TYPE: ClassVar[str] = names.ORDER_COMPLETED
 
     orderId: OrderId
     customerId: CustomerId
@@ -201,7 +203,7 @@ class OrderCompleted(OrderEvent):
 class OrderNeedsAttention(OrderEvent):
     """The order is stuck past its deadline, or its compensation failed: an operator must look at it."""
 
-    DETAIL_TYPE: ClassVar[str] = "OrderNeedsAttention"
+    DETAIL_TYPE: ClassVar[str] = names.ORDER_NEEDS_ATTENTION
 
     orderId: OrderId
     customerId: CustomerId

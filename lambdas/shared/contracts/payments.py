@@ -6,9 +6,10 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.contracts import names
 from shared.contracts.orders import Cents, Currency, OrderId, Timestamp
 
-SOURCE = "myapp.payments"
+SOURCE = names.PAYMENTS
 
 ChargeId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 
@@ -28,7 +29,7 @@ class PaymentCharged(PaymentEvent):
     """The provider took the order's money, and the payments table records it (published after the
     conditional record, and again on a retry: consumers must re-check the table and be idempotent)."""
 
-    DETAIL_TYPE: ClassVar[str] = "PaymentCharged"
+    DETAIL_TYPE: ClassVar[str] = names.PAYMENT_CHARGED
 
     orderId: OrderId
     chargeId: ChargeId
@@ -40,7 +41,7 @@ class PaymentCharged(PaymentEvent):
 class PaymentRefunded(PaymentEvent):
     """The order's charge went back to the customer, and the payments table records it."""
 
-    DETAIL_TYPE: ClassVar[str] = "PaymentRefunded"
+    DETAIL_TYPE: ClassVar[str] = names.PAYMENT_REFUNDED
 
     orderId: OrderId
     chargeId: ChargeId

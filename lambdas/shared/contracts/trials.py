@@ -6,10 +6,11 @@ from typing import Annotated, Any, ClassVar, Literal, Self, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from shared.contracts import names
 from shared.contracts.envelope import EventBridgeEvent
 from shared.validation import describe
 
-SOURCE = "OnlineTrial"
+SOURCE = names.TRIALS
 
 # NEEDS_ATTENTION: the stuck-trial sweep's verdict on a trial still REQUESTED past its deadline.
 TrialStatus = Literal["REQUESTED", "ASSIGNED", "FAILED", "EXPIRED", "NEEDS_ATTENTION"]
@@ -72,7 +73,7 @@ class TrialEvent(BaseModel):
 class TrialRequested(TrialEvent):
     """A trial row was inserted: a lead asked for a trial environment."""
 
-    DETAIL_TYPE: ClassVar[str] = "TrialRequested"
+    DETAIL_TYPE: ClassVar[str] = names.TRIAL_REQUESTED
     STATUS: ClassVar[TrialStatus] = "REQUESTED"
     status: Literal["REQUESTED"]
 
@@ -80,7 +81,7 @@ class TrialRequested(TrialEvent):
 class TrialAssigned(TrialEvent):
     """The assignment workflow gave the trial a warm environment."""
 
-    DETAIL_TYPE: ClassVar[str] = "TrialAssigned"
+    DETAIL_TYPE: ClassVar[str] = names.TRIAL_ASSIGNED
     STATUS: ClassVar[TrialStatus] = "ASSIGNED"
     status: Literal["ASSIGNED"]
 
@@ -88,7 +89,7 @@ class TrialAssigned(TrialEvent):
 class TrialAssignmentFailed(TrialEvent):
     """The assignment workflow could not give the trial an environment."""
 
-    DETAIL_TYPE: ClassVar[str] = "TrialAssignmentFailed"
+    DETAIL_TYPE: ClassVar[str] = names.TRIAL_ASSIGNMENT_FAILED
     STATUS: ClassVar[TrialStatus] = "FAILED"
     status: Literal["FAILED"]
 
@@ -96,7 +97,7 @@ class TrialAssignmentFailed(TrialEvent):
 class TrialExpired(TrialEvent):
     """DynamoDB's TTL removed the trial row: the trial is over."""
 
-    DETAIL_TYPE: ClassVar[str] = "TrialExpired"
+    DETAIL_TYPE: ClassVar[str] = names.TRIAL_EXPIRED
     STATUS: ClassVar[TrialStatus] = "EXPIRED"
     status: Literal["EXPIRED"]
 
@@ -107,7 +108,7 @@ class TrialNeedsAttention(TrialEvent):
     The six fields plus why, and the status it was in when it was given up on.
     """
 
-    DETAIL_TYPE: ClassVar[str] = "TrialNeedsAttention"
+    DETAIL_TYPE: ClassVar[str] = names.TRIAL_NEEDS_ATTENTION
     STATUS: ClassVar[TrialStatus] = "NEEDS_ATTENTION"
     status: Literal["NEEDS_ATTENTION"]
     reason: Annotated[str, Field(min_length=1, max_length=1000)]

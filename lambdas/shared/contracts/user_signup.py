@@ -6,6 +6,8 @@ from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.contracts import names
+
 # Pragmatic address check: one @, a local part without spaces, a dotted domain of DNS labels.
 # Deliverability is SES's job; this keeps malformed input out without a validator dependency.
 EMAIL_PATTERN = (
@@ -21,8 +23,8 @@ class UserSignup(BaseModel):
 
     model_config = ConfigDict(str_strip_whitespace=True, frozen=True)
 
-    SOURCE: ClassVar[str] = "myapp.userservice"
-    DETAIL_TYPE: ClassVar[str] = "user_signup"
+    SOURCE: ClassVar[str] = names.USERS
+    DETAIL_TYPE: ClassVar[str] = names.USER_SIGNUP
 
     # The tutorial's events carry no version: absent means 1.0; a consumer rejects versions it does not know.
     version: Literal["1.0"] = "1.0"

@@ -56,6 +56,7 @@ from localcloud.deploy.resources.queues import (
     sqs_queue,
     sqs_queue_policy,
 )
+from localcloud.deploy.resources.schemas import eventschemas_registry, eventschemas_schema
 from localcloud.deploy.resources.storage import custom_s3_bucket_notifications, s3_bucket, s3_bucket_policy
 
 __all__ = ["HANDLERS", "Handler"]
@@ -66,6 +67,8 @@ HANDLERS: dict[str, Handler] = {
     "AWS::Events::EventBusPolicy": events_event_bus_policy,
     "AWS::Events::Archive": events_archive,
     "AWS::Events::Rule": events_rule,
+    "AWS::EventSchemas::Registry": eventschemas_registry,
+    "AWS::EventSchemas::Schema": eventschemas_schema,
     "AWS::SQS::Queue": sqs_queue,
     "AWS::SQS::QueuePolicy": sqs_queue_policy,
     "AWS::SNS::Topic": sns_topic,
