@@ -167,6 +167,7 @@ class LocalCloud:
         from localcloud.lambda_.async_invoke import AsyncInvoker
         from localcloud.lambda_.hooks import lambda_patches
         from localcloud.lambda_.runtime import Runtime
+        from localcloud.queues.move_tasks import MoveTasks, move_task_patches
         from localcloud.routes import mount_routes
         from localcloud.sources.poller import EventSourcePoller
         from localcloud.stepfunctions.emulation import StepFunctionsEmulation
@@ -216,6 +217,7 @@ class LocalCloud:
         self.apis = ApiGatewayProxy(settings, self.trace, runtime=self.runtime)
         self.apis.mount(self.app)
         mount_routes(self)
+        self.move_tasks = MoveTasks(scheduler=self.scheduler, trace=self.trace)
         self.patch_sets: list[PatchSet] = [
             request_path_patches(),
             cost_patches(),
@@ -230,6 +232,7 @@ class LocalCloud:
             stack_event_patches(self.events, clock=self.clock, scheduler=self.scheduler, faults=self.faults),
             *self.states.patches(),
             _iot_trace_patches(self.trace),
+            move_task_patches(self.move_tasks),
         ]
 
     def _invoke_sync(self, function_arn: str, event: dict[str, Any]) -> SyncOutcome:
