@@ -14,6 +14,7 @@ RULE = "rule"  # an EventBridge target's DeadLetterConfig: the event, the error 
 ON_FAILURE = "onfailure"  # a function's async OnFailure destination: an invocation record with the event
 STREAM = "stream"  # a stream mapping's OnFailure destination: a pointer to shard records, not the data
 KINDS = (QUEUE, RULE, ON_FAILURE, STREAM)
+QUEUE_ERROR = "maxReceiveCount reached (SQS records no error: see the consumer's log)"
 
 
 @dataclass(frozen=True)
@@ -110,9 +111,9 @@ def error_of(kind: str, message: Parked) -> str:
             )
         function_error = (record.get("responseContext") or {}).get("functionError")
         return f"{condition} {function_error}" if function_error else condition
-    # A queue's redrive records no error: the consumer's log has it. Name the receive count instead.
-    receives = message.attributes.get("ApproximateReceiveCount", "?")
-    return f"received {receives} time(s)"
+    # A queue's redrive records no error (the consumer's log has it), and the receive count includes
+    # every read of the DLQ since, so it says nothing either.
+    return QUEUE_ERROR
 
 
 def matches(kind: str, message: Parked, wanted: str | None) -> bool:
