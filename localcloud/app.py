@@ -162,6 +162,7 @@ class LocalCloud:
         from moto.core.config import default_user_config
 
         from localcloud.apigateway.proxy import ApiGatewayProxy
+        from localcloud.eventbridge.bus_policy import bus_policy_patches
         from localcloud.eventbridge.engine import EventBridgeEngine
         from localcloud.eventbridge.stack_events import stack_event_patches
         from localcloud.lambda_.async_invoke import AsyncInvoker
@@ -233,6 +234,7 @@ class LocalCloud:
             *self.states.patches(),
             _iot_trace_patches(self.trace),
             move_task_patches(self.move_tasks),
+            bus_policy_patches(self.trace),
         ]
 
     def _invoke_sync(self, function_arn: str, event: dict[str, Any]) -> SyncOutcome:

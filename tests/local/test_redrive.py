@@ -6,6 +6,7 @@ against the session's localcloud; the fault switch parks the events.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -13,7 +14,9 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 from tests.local.conftest import ROOT, Local
 from tests.local.test_order_failures import wait_for
@@ -221,3 +224,43 @@ def test_a_redrive_that_fails_says_why_and_keeps_the_message(shop: Shop) -> None
     )
     assert depth(local, dlq) == 1
     local.client("sqs").purge_queue(QueueUrl=dlq)
+
+
+def test_the_redrive_role_may_put_the_apps_sources_back_and_an_ordinary_principal_still_may_not(
+    shop: Shop,
+) -> None:
+    # Given an ordinary IAM user of the account, and the redrive role assumed by an operator
+    local = shop.local
+    iam, sts = local.client("iam"), local.client("sts")
+    user = shop.iam_user()
+    [role] = iam.list_roles(PathPrefix="/EventDriven/redrive/")["Roles"]
+    session = sts.assume_role(RoleArn=role["Arn"], RoleSessionName="operator")["Credentials"]
+
+    def events(access_key: str, secret: str, token: str | None = None) -> Any:
+        return boto3.client(
+            "events",
+            endpoint_url=local.endpoint,
+            region_name="us-east-1",
+            aws_access_key_id=access_key,
+            aws_secret_access_key=secret,
+            aws_session_token=token,
+        )
+
+    # (a detail no consumer accepts: the entry is only about who may put it)
+    entry = {
+        "Source": "myapp.orders",
+        "DetailType": "RedriveProbe",
+        "Detail": json.dumps({"probe": True}),
+        "EventBusName": local.output("EventBusName"),
+    }
+    # When each puts an event of the orders service's source on the bus
+    # Then the user is refused by the bus policy, and the redrive role is let through
+    with pytest.raises(ClientError) as refused:
+        events(user.access_key, user.secret_key).put_events(Entries=[entry])
+    assert refused.value.response["Error"]["Code"] == "AccessDeniedException"
+    assert "explicit deny in a resource-based policy" in str(refused.value)
+    redrive_events = events(session["AccessKeyId"], session["SecretAccessKey"], session["SessionToken"])
+    assert redrive_events.put_events(Entries=[entry])["FailedEntryCount"] == 0
+    # And the tutorial's source stays open to the user
+    open_entry = {**entry, "Source": "myapp.userservice", "DetailType": "RedriveProbe"}
+    assert events(user.access_key, user.secret_key).put_events(Entries=[open_entry])["FailedEntryCount"] == 0
