@@ -131,7 +131,9 @@ def test_a_rule_dlq_entry_is_deleted_only_after_the_bus_accepted_it_and_a_refuse
     assert [e["EventBusName"] for e in events.entries] == ["App-bus", "App-bus"]
     assert sqs.calls == [("delete", "h0"), ("restore", "h1")]
     assert outcome.moved == 1 and outcome.failed == 1 and "AccessDeniedException" in outcome.failures[0]
-    assert describe(outcome, dry_run=False)[0] == "App-rule-Dlq: moved 1, skipped 0 by filter, failed 1"
+    assert (
+        describe(outcome, dry_run=False)[0] == "App-rule-Dlq [rule]: moved 1, skipped 0 by filter, failed 1"
+    )
 
 
 def test_a_filtered_queue_dlq_redrive_sends_each_match_before_deleting_it_and_keeps_the_rest() -> None:
@@ -182,7 +184,9 @@ def test_a_dry_run_sends_and_deletes_nothing_and_restores_everything() -> None:
     outcome = redriver(sqs, events, dry_run=True, error="throttl").redrive(dlq(RULE))
     assert events.entries == [] and sqs.calls == [("restore", "h0"), ("restore", "h1")]
     assert (outcome.moved, outcome.skipped) == (1, 1)
-    assert describe(outcome, dry_run=True)[0].startswith("App-rule-Dlq: would move 1, skipped 1 by filter")
+    assert describe(outcome, dry_run=True)[0].startswith(
+        "App-rule-Dlq [rule]: would move 1, skipped 1 by filter"
+    )
 
 
 def test_stream_records_are_left_parked_with_where_their_records_are() -> None:

@@ -16,7 +16,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from tools.redrive import messages
 from tools.redrive.discovery import discover, select
 from tools.redrive.movers import Options, Redriver, describe
-from tools.redrive.records import KINDS, RULE, error_counts, oldest_age
+from tools.redrive.records import KINDS, error_counts, oldest_age
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_APP_NAME = "EventDriven"
@@ -43,23 +43,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     options = Options(
         error=args.error, rate=args.rate, dry_run=args.dry_run, limit=args.limit, wait=args.wait
     )
-    events, note = _events_client(
-        session, args.app, args.role_arn, needed=any(d.kind == RULE for d in chosen)
-    )
-    if note:
-        print(note)
+    events = _RedriveEvents(session, args.app, args.role_arn)
     redriver = Redriver(session.client("sqs"), session.client("lambda"), events, options)
-    failed = 0
+    if args.dry_run:
+        print("dry run: nothing is moved or deleted")
+    totals = {"moved": 0, "skipped": 0, "left": 0, "failed": 0}
+    empty = 0
     for dlq in chosen:
-        if args.dry_run:
-            print(f"(dry run: nothing is moved or deleted) {dlq.describe()}")
         outcome = redriver.redrive(dlq)
-        failed += outcome.failed
-        if outcome.moved or outcome.skipped or outcome.left or outcome.failed or outcome.notes:
-            print("\n".join(describe(outcome, dry_run=args.dry_run)))
-        else:
-            print(f"{dlq.name}: empty")
-    return 1 if failed else 0
+        if not (outcome.moved or outcome.skipped or outcome.left or outcome.failed or outcome.notes):
+            empty += 1
+            continue
+        print("\n".join(describe(outcome, dry_run=args.dry_run)))
+        for key in totals:
+            totals[key] += getattr(outcome, key)
+    verb = "would move" if args.dry_run else "moved"
+    print(
+        f"{len(chosen)} DLQ(s), {empty} empty: {verb} {totals['moved']}, "
+        f"skipped {totals['skipped']} by filter, left {totals['left']}, failed {totals['failed']}"
+    )
+    return 1 if totals["failed"] else 0
 
 
 def _list(sqs: Any, dlqs: list[Any], *, limit: int) -> int:
@@ -93,33 +96,52 @@ def _list(sqs: Any, dlqs: list[Any], *, limit: int) -> int:
     return 0
 
 
-def _events_client(session: Any, app: str, role_arn: str | None, *, needed: bool) -> tuple[Any, str]:
-    """An EventBridge client for putting rule DLQ entries back: as the app's redrive role when there is one.
+class _RedriveEvents:
+    """EventBridge for putting rule DLQ entries back, made on first use: as the app's redrive role if found.
 
     The bus lets only the producing stacks' roles, and the redrive role, put the app's own sources
-    (myapp.orders, myapp.payments, OnlineTrial); the role is found under the IAM path /<app>/redrive/.
+    (myapp.orders, myapp.payments, OnlineTrial); the role is found under the IAM path /<app>/redrive/
+    (or named with --role-arn). Without it, entries are put with the caller's own credentials.
     """
-    if not needed:
-        return session.client("events"), ""
-    if role_arn is None:
-        roles = session.client("iam").list_roles(PathPrefix=f"/{app}/redrive/").get("Roles") or []
-        if len(roles) != 1:
-            return session.client("events"), (
-                f"note: {len(roles)} redrive role(s) under /{app}/redrive/: putting events back with "
-                "your own credentials (the bus refuses the app's produced sources from anyone but "
-                "their producers)"
+
+    def __init__(self, session: Any, app: str, role_arn: str | None) -> None:
+        self._session, self._app, self._role_arn = session, app, role_arn
+        self._client: Any = None
+
+    def put_events(self, **params: Any) -> Any:
+        if self._client is None:
+            self._client = self._make()
+        return self._client.put_events(**params)
+
+    def _make(self) -> Any:
+        session, role_arn = self._session, self._role_arn
+        try:
+            if role_arn is None:
+                roles = (
+                    session.client("iam").list_roles(PathPrefix=f"/{self._app}/redrive/").get("Roles") or []
+                )
+                if len(roles) != 1:
+                    print(
+                        f"note: {len(roles)} redrive role(s) under /{self._app}/redrive/: putting "
+                        "events back with your own credentials (the bus refuses the app's produced "
+                        "sources from anyone but their producers and that role)"
+                    )
+                    return session.client("events")
+                role_arn = str(roles[0]["Arn"])
+            credentials = session.client("sts").assume_role(RoleArn=role_arn, RoleSessionName="redrive")
+        except (ClientError, BotoCoreError) as error:
+            print(
+                f"note: cannot use the redrive role ({error}): putting events back with your own credentials"
             )
-        role_arn = roles[0]["Arn"]
-    credentials = session.client("sts").assume_role(RoleArn=role_arn, RoleSessionName="redrive")[
-        "Credentials"
-    ]
-    client = session.client(
-        "events",
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"],
-    )
-    return client, f"putting rule DLQ events back as {role_arn}"
+            return session.client("events")
+        print(f"putting rule DLQ events back as {role_arn}")
+        keys = credentials["Credentials"]
+        return session.client(
+            "events",
+            aws_access_key_id=keys["AccessKeyId"],
+            aws_secret_access_key=keys["SecretAccessKey"],
+            aws_session_token=keys["SessionToken"],
+        )
 
 
 def _age(seconds: float) -> str:

@@ -229,7 +229,8 @@ _ATTRIBUTE_KEYS = {"DataType", "StringValue", "BinaryValue"}
 def describe(outcome: Outcome, *, dry_run: bool) -> list[str]:
     """The lines printed for one DLQ."""
     verb = "would move" if dry_run else "moved"
-    head = f"{outcome.dlq.name}: {verb} {outcome.moved}, skipped {outcome.skipped} by filter"
+    head = f"{outcome.dlq.name} [{outcome.dlq.kind}]: {verb} {outcome.moved}"
+    head += f", skipped {outcome.skipped} by filter"
     if outcome.left:
         head += f", left {outcome.left} (not redrivable)"
     head += f", failed {outcome.failed}"
