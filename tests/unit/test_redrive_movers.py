@@ -213,3 +213,21 @@ def test_the_pacer_keeps_to_the_rate() -> None:
     assert slept == [0.25, 0.25]
     Pacer(None, clock=lambda: 0.0, sleep=sleep).wait()
     assert slept == [0.25, 0.25]
+
+
+def test_a_queue_dlq_redrive_slower_than_one_message_a_second_moves_one_by_one_hidden_long_enough() -> None:
+    # Given two parked messages and a rate below what StartMessageMoveTask accepts
+    sqs = FakeSqs([("a", {}), ("b", {})])
+    hidden: list[int] = []
+    receive = sqs.receive_message
+
+    def watching(**params: Any) -> dict[str, Any]:
+        hidden.append(params["VisibilityTimeout"])
+        return receive(**params)
+
+    sqs.receive_message = watching  # type: ignore[method-assign]
+    # When they are redriven at one message every two seconds
+    outcome = redriver(sqs, rate=0.5, limit=10).redrive(dlq(QUEUE))
+    # Then each was sent then deleted, with no move task, and hidden for longer than the run takes
+    assert [call[0] for call in sqs.calls] == ["send", "delete", "send", "delete"]
+    assert outcome.moved == 2 and hidden[0] >= 60 + 10 / 0.5

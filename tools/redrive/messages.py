@@ -2,9 +2,9 @@
 
 A DLQ has no consumer and no RedrivePolicy of its own, so a receive only raises a message's
 ApproximateReceiveCount (nothing parks it further). Each read hides the messages it returns for
-HIDE_SECONDS, so one pass sees each message once; what the tool does not delete is made visible
-again at once (ChangeMessageVisibility 0). If the tool is killed mid-way, they reappear by themselves
-after HIDE_SECONDS.
+HIDE_SECONDS (a paced redrive: until its run would end), so one pass sees each message once; what
+the tool does not delete is made visible again at once (ChangeMessageVisibility 0). If the tool is
+killed mid-way, they reappear by themselves when that time is up.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any
 from tools.redrive.records import Parked
 
 HIDE_SECONDS = 60  # long enough for a pass over a DLQ and a redrive of what it returned
+MAX_HIDE_SECONDS = 43200  # SQS's longest visibility timeout
 BATCH = 10  # SQS's most per ReceiveMessage / ChangeMessageVisibilityBatch
 
 
@@ -28,14 +29,21 @@ def depth(sqs: Any, url: str) -> tuple[int, int]:
     )
 
 
-def read(sqs: Any, url: str, *, limit: int) -> list[Parked]:
-    """Up to `limit` messages, each once, hidden for HIDE_SECONDS; the caller restores or deletes them."""
+def hide_for(limit: int, rate: float | None) -> int:
+    """How long a redrive hides what it read: past the end of its run at `rate`, within SQS's 12 hours."""
+    if not rate:
+        return HIDE_SECONDS
+    return min(MAX_HIDE_SECONDS, HIDE_SECONDS + int(limit / rate))
+
+
+def read(sqs: Any, url: str, *, limit: int, hide: int = HIDE_SECONDS) -> list[Parked]:
+    """Up to `limit` messages, each once, hidden for `hide` seconds; the caller restores or deletes them."""
     seen: dict[str, Parked] = {}
     while len(seen) < limit:
         response = sqs.receive_message(
             QueueUrl=url,
             MaxNumberOfMessages=min(BATCH, limit - len(seen)),
-            VisibilityTimeout=HIDE_SECONDS,
+            VisibilityTimeout=hide,
             WaitTimeSeconds=1,  # long polling asks every SQS server: an empty answer means none visible
             AttributeNames=["All"],
             MessageAttributeNames=["All"],

@@ -97,10 +97,17 @@ class Redriver:
 
     def redrive(self, dlq: DeadLetterQueue) -> Outcome:
         outcome = Outcome(dlq)
-        if dlq.kind == QUEUE and not self.options.error and not self.options.dry_run:
-            self._move_task(dlq, outcome)
+        rate = self.options.rate
+        if (
+            dlq.kind == QUEUE
+            and not self.options.error
+            and not self.options.dry_run
+            and (not rate or rate >= 1)
+        ):
+            self._move_task(dlq, outcome)  # SQS's rate is whole messages a second: below 1, one by one here
             return outcome
-        parked = messages.read(self.sqs, dlq.url, limit=self.options.limit)
+        hide = messages.hide_for(self.options.limit, rate)
+        parked = messages.read(self.sqs, dlq.url, limit=self.options.limit, hide=hide)
         kept: list[Parked] = []
         pacer = Pacer(self.options.rate, sleep=self.sleep)
         try:
@@ -135,7 +142,7 @@ class Redriver:
             unrestored = messages.restore(self.sqs, dlq.url, kept)
             if unrestored:
                 outcome.notes.append(
-                    f"{len(unrestored)} message(s) stay hidden until their {messages.HIDE_SECONDS}-s "
+                    f"{len(unrestored)} message(s) stay hidden until their {hide}-s "
                     f"visibility timeout ends: {unrestored[0]}"
                 )
         if dlq.kind == STREAM and outcome.left:
