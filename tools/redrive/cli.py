@@ -15,7 +15,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from tools.redrive import messages
 from tools.redrive.discovery import discover, select
-from tools.redrive.movers import Options, Redriver, describe
+from tools.redrive.movers import Options, Outcome, Redriver, describe
 from tools.redrive.records import KINDS, error_counts, oldest_age
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,7 +50,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     totals = {"moved": 0, "skipped": 0, "left": 0, "failed": 0}
     empty = 0
     for dlq in chosen:
-        outcome = redriver.redrive(dlq)
+        try:
+            outcome = redriver.redrive(dlq)
+        except (ClientError, BotoCoreError) as error:  # e.g. no permission on this queue: say so, go on
+            outcome = Outcome(dlq, failures=[f"{type(error).__name__}: {error}"])
         if not (outcome.moved or outcome.skipped or outcome.left or outcome.failed or outcome.notes):
             empty += 1
             continue
@@ -171,6 +174,13 @@ def _positive(text: str) -> float:
     return value
 
 
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {text}")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="redrive",
@@ -185,7 +195,7 @@ def _parser() -> argparse.ArgumentParser:
         help=f"one DLQ: a kind ({', '.join(KINDS)}), part of its name or of its source's name; default all",
     )
     parser.add_argument(
-        "--limit", type=int, default=1000, help="most messages read from one DLQ (default 1000)"
+        "--limit", type=_count, default=1000, help="most messages read from one DLQ (default 1000)"
     )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("list", help="every DLQ: kind, depth, age of the oldest message, errors inside")
@@ -197,5 +207,5 @@ def _parser() -> argparse.ArgumentParser:
     redrive.add_argument("--wait", type=_positive, default=300.0, help="longest wait for an SQS move task, s")
     for sub in commands.choices.values():  # --queue and --limit after the command too
         sub.add_argument("--queue", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
-        sub.add_argument("--limit", type=int, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+        sub.add_argument("--limit", type=_count, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser
