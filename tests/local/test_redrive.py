@@ -103,6 +103,10 @@ def test_list_shows_every_dlq_of_the_app_by_kind(local: Local) -> None:
     ):
         assert kind in result.stdout, result.stdout
     assert "OrdersPaymentDlq" in result.stdout and "OrderPlacedRoute" in result.stdout
+    # And a DLQ that does not exist is a clear error naming the ones that do
+    unknown = redrive(local, "redrive", "--queue", "no-such-dlq")
+    assert unknown.returncode == 2 and "no DLQ of EventDriven matches" in unknown.stderr
+    assert "OrdersPaymentDlq" in unknown.stderr
 
 
 def test_a_parked_payment_goes_back_to_its_queue_and_the_order_completes(shop: Shop, fault: Any) -> None:
