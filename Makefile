@@ -67,5 +67,10 @@ bench: synth ## Cold starts against the boto3 floor, and order throughput/latenc
 	$(PY) bench/cold_start.py
 	$(PY) bench/localcloud.py
 
+.PHONY: redrive
+ARGS ?= list
+redrive: install ## List the app's DLQs and return parked events (ARGS="list", ARGS="redrive --queue rule --dry-run"; AWS_ENDPOINT_URL for localcloud)
+	$(PY) -m tools.redrive $(ARGS)
+
 clean: ## Remove generated files (not the installed tooling)
 	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache

@@ -162,12 +162,14 @@ class LocalCloud:
         from moto.core.config import default_user_config
 
         from localcloud.apigateway.proxy import ApiGatewayProxy
+        from localcloud.eventbridge.bus_policy import bus_policy_patches
         from localcloud.eventbridge.engine import EventBridgeEngine
         from localcloud.eventbridge.replay import Replays
         from localcloud.eventbridge.stack_events import stack_event_patches
         from localcloud.lambda_.async_invoke import AsyncInvoker
         from localcloud.lambda_.hooks import lambda_patches
         from localcloud.lambda_.runtime import Runtime
+        from localcloud.queues.move_tasks import MoveTasks, move_task_patches
         from localcloud.routes import mount_routes
         from localcloud.sources.poller import EventSourcePoller
         from localcloud.stepfunctions.emulation import StepFunctionsEmulation
@@ -220,6 +222,7 @@ class LocalCloud:
         self.apis = ApiGatewayProxy(settings, self.trace, runtime=self.runtime)
         self.apis.mount(self.app)
         mount_routes(self)
+        self.move_tasks = MoveTasks(scheduler=self.scheduler, trace=self.trace)
         self.patch_sets: list[PatchSet] = [
             request_path_patches(),
             cost_patches(),
@@ -235,6 +238,8 @@ class LocalCloud:
             stack_event_patches(self.events, clock=self.clock, scheduler=self.scheduler, faults=self.faults),
             *self.states.patches(),
             _iot_trace_patches(self.trace),
+            move_task_patches(self.move_tasks),
+            bus_policy_patches(self.trace),
         ]
 
     def _invoke_sync(self, function_arn: str, event: dict[str, Any]) -> SyncOutcome:

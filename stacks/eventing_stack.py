@@ -58,6 +58,10 @@ class EventingStack(Stack):
                 "Events the default bus could not forward to the custom bus",
             ),
             "AlarmTopicArn": (self.eventing.alarm_topic.topic_arn, "Operators' alarm topic"),
+            "RedriveRoleArn": (
+                self.eventing.redrive_role.role_arn,
+                "Role `make redrive` assumes to put rule DLQ events back on their bus",
+            ),
             "MetricsFunctionName": (self.metrics.function.function_name, "The central metrics consumer"),
             "MetricsLogGroupName": (self.metrics.app_function.log_group.log_group_name, "Its EMF log lines"),
         }

@@ -5,6 +5,8 @@ A fault names what it hits and what happens there:
   instead of running), `throttle` (TooManyRequestsException), `timeout` (Lambda's timeout answer);
 - `{"queue": name, URL or ARN}`, `{"stream": table name or stream ARN}` or
   `{"rule": name, "target": id}`: `duplicate`, each batch or event is delivered twice;
+- `{"rule": name, "target": id}`: `fail`, each delivery to the target fails with `errorCode` and
+  `errorMessage` (retried by the target's RetryPolicy, then parked in its DLQ);
 - `{"service": "events", "operation": "PutEvents"}`: `fail`, the entry fails with `errorCode`
   (default InternalFailure); `{"service": "cloudformation", "operation": "CreateStack"}`: `fail`,
   the stack is created CREATE_FAILED (reason `errorMessage`) and rolled back, as AWS does;
@@ -29,7 +31,7 @@ _EFFECTS = {
     "function": {"error", "throttle", "timeout"},
     "queue": {"duplicate"},
     "stream": {"duplicate"},
-    "rule": {"duplicate"},
+    "rule": {"duplicate", "fail"},
     "service": {"fail", "latency"},
 }
 
@@ -108,6 +110,12 @@ class Faults:
             return fault.name in names and (fault.target is None or fault.target == target)
 
         return self._hit(kind, hits, effect="duplicate") is not None
+
+    def failed_delivery(self, rule: str, target: str) -> Fault | None:
+        def hits(fault: Fault) -> bool:
+            return fault.name == rule and (fault.target is None or fault.target == target)
+
+        return self._hit("rule", hits, effect="fail")
 
     def failed_entry(self, service: str, operation: str) -> Fault | None:
         return self._hit("service", lambda f: _operation(f, service, operation), effect="fail")

@@ -351,6 +351,9 @@ class EventBridgeEngine:
                 rule_arn=rule.arn,
                 rule_name=rule.name,
             )
+            fault = self._faults.failed_delivery(rule.name, target["Id"]) if self._faults else None
+            if fault is not None:
+                raise DeliveryError(fault.error_code, fault.error_message)
             with BACKENDS:
                 where = self._send(rule, target, event, payload)
                 if self._faults and self._faults.duplicates("rule", rule.name, target=target["Id"]):

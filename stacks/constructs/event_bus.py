@@ -16,7 +16,13 @@ from stacks.constructs.event_route import DefaultBusForwarder
 
 
 def only_producers_put(
-    source: str, stacks: Sequence[str], *, bus_arn: str, partition: str, account: str
+    source: str,
+    stacks: Sequence[str],
+    *,
+    bus_arn: str,
+    partition: str,
+    account: str,
+    also: Sequence[str] = (),
 ) -> iam.PolicyStatement:
     """Denies putting `source` on the bus to every principal but the roles of the stacks producing it.
 
@@ -30,6 +36,7 @@ def only_producers_put(
     so `role/<StackName>-*` matches the roles of that stack and no other. `aws:PrincipalArn` of a
     Lambda function, a state machine or a pipe is its role's ARN. `events:source` holds the sources of
     all entries of a request, so ForAnyValue denies the request if any entry carries this source.
+    `also` names other principals by ARN: the redrive role, which returns parked events as they were.
     """
     return iam.PolicyStatement(
         sid="OnlyProducersPut" + re.sub(r"[^A-Za-z0-9]", "", source.title()),
@@ -40,7 +47,10 @@ def only_producers_put(
         conditions={
             "ForAnyValue:StringEquals": {"events:source": [source]},
             "ArnNotLike": {
-                "aws:PrincipalArn": [f"arn:{partition}:iam::{account}:role/{name}-*" for name in stacks]
+                "aws:PrincipalArn": [
+                    *(f"arn:{partition}:iam::{account}:role/{name}-*" for name in stacks),
+                    *also,
+                ]
             },
         },
     )
@@ -95,6 +105,16 @@ class Eventing(Construct):
             enforce_ssl=True,
         )
 
+        # What `make redrive` puts rule DLQ events back with: events of the app's own sources may be put
+        # only by their producers, and by this role, which an operator of the account assumes to return
+        # them as they were. Found by its path (the tool lists roles under it), never by a fixed name.
+        self.redrive_role = iam.Role(
+            self,
+            "RedriveRole",
+            assumed_by=iam.AccountRootPrincipal(),
+            path=f"/{app_name}/redrive/",
+            description=f"{app_name}: puts events parked in rule DLQs back on their bus (make redrive)",
+        )
         bus_name = f"{app_name}-bus"
         self.bus = events.EventBus(self, "Bus", event_bus_name=bus_name)
         # The whole policy on the bus itself, not one AWS::Events::EventBusPolicy per statement: it is
@@ -111,7 +131,12 @@ class Eventing(Construct):
                 ),
                 *(
                     only_producers_put(
-                        source, stacks, bus_arn=bus_arn, partition=stack.partition, account=account
+                        source,
+                        stacks,
+                        bus_arn=bus_arn,
+                        partition=stack.partition,
+                        account=account,
+                        also=[self.redrive_role.role_arn],
                     )
                     for source, stacks in producer_stacks.items()
                 ),
@@ -120,6 +145,11 @@ class Eventing(Construct):
         cfn_bus = self.bus.node.default_child
         assert isinstance(cfn_bus, events.CfnEventBus)
         cfn_bus.policy = self.bus_policy
+        self.bus.grant_put_events_to(self.redrive_role)
+        # The tutorial's events parked by the default bus's forwarding rule go back to the default bus.
+        events.EventBus.from_event_bus_name(self, "DefaultBus", "default").grant_put_events_to(
+            self.redrive_role
+        )
         self.archive = self.bus.archive(
             "Archive",
             description=f"Every event on {app_name}-bus, kept for replay",

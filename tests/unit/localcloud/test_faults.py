@@ -198,3 +198,46 @@ def test_faults_are_listed_cleared_and_bad_ones_refused(cloud: Cloud) -> None:
     # Then the list follows, and the bad fault is refused with the reason
     assert len(listed_before) == 2 and [f["kind"] for f in listed_after] == ["queue"]
     assert status == 400 and "effect is one of" in error["error"]
+
+
+def test_a_rule_target_that_fails_parks_the_event_in_its_dlq(cloud: Cloud) -> None:
+    # Given a rule delivering to a queue, with a DLQ and a short retry policy, and a fault failing it
+    events, sqs = cloud.client("events"), cloud.client("sqs")
+    sqs.create_queue(QueueName="fails-target")
+    dlq_url = sqs.create_queue(QueueName="fails-dlq")["QueueUrl"]
+    events.put_rule(Name="to-fails", EventPattern=json.dumps({"source": ["test.fails"]}))
+    target = {
+        "Id": "queue",
+        "Arn": f"arn:aws:sqs:us-east-1:{ACCOUNT}:fails-target",
+        "RetryPolicy": {"MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 60},
+        "DeadLetterConfig": {"Arn": f"arn:aws:sqs:us-east-1:{ACCOUNT}:fails-dlq"},
+    }
+    events.put_targets(Rule="to-fails", Targets=[target])
+    faults(
+        cloud,
+        "POST",
+        [
+            {
+                "rule": "to-fails",
+                "target": "queue",
+                "effect": "fail",
+                "errorCode": "Throttling",
+                "errorMessage": "x",
+            }
+        ],
+    )
+
+    # When one event is put
+    events.put_events(Entries=[{"Source": "test.fails", "DetailType": "Parked", "Detail": "{}"}])
+    cloud.settle()
+
+    # Then it is in the DLQ after its retries, with the attributes EventBridge sets
+    [message] = sqs.receive_message(QueueUrl=dlq_url, MessageAttributeNames=["All"])["Messages"]
+    attributes = {key: value["StringValue"] for key, value in message["MessageAttributes"].items()}
+    assert attributes["ERROR_CODE"] == "Throttling" and attributes["ERROR_MESSAGE"] == "x"
+    assert attributes["RULE_ARN"].endswith(":rule/to-fails") and attributes["TARGET_ARN"] == target["Arn"]
+    assert (
+        attributes["RETRY_ATTEMPTS"] == "2"
+        and attributes["EXHAUSTED_RETRY_CONDITION"] == "MaximumRetryAttempts"
+    )
+    assert json.loads(message["Body"])["detail-type"] == "Parked"

@@ -1,0 +1,1 @@
+"""SQS operations moto does not have."""

@@ -1,0 +1,1 @@
+"""Redrive: list the app's dead-letter queues and return what is parked in them (`make redrive`)."""
