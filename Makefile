@@ -61,5 +61,10 @@ bench: synth ## Cold starts against the boto3 floor, and order throughput/latenc
 	$(PY) bench/cold_start.py
 	$(PY) bench/localcloud.py
 
+.PHONY: trace
+trace: ## One flow's tree with timings from localcloud: make trace ID=<order id | trial id | signup event id>
+	@test -n "$(ID)" || { echo "usage: make trace ID=<order id | trial id | signup event id>" >&2; exit 2; }
+	$(PY) -m tools.trace "$(ID)"
+
 clean: ## Remove generated files (not the installed tooling)
 	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache
