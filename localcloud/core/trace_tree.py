@@ -254,7 +254,7 @@ class _Builder:
         top: list[Node] = []
         open_: list[Node] = []
         for event in events:
-            kind = str(event.get("type", ""))
+            kind = _text(event.get("type"))
             moment = _seconds(event.get("timestamp"))
             if kind.endswith("StateEntered"):
                 details = event.get("stateEnteredEventDetails") or {}
@@ -363,6 +363,11 @@ def _json(text: Any) -> Any:
         return json.loads(text)
     except ValueError:
         return text
+
+
+def _text(value: Any) -> str:
+    """A history event's type as AWS spells it (in-process, moto hands over a str Enum)."""
+    return str(getattr(value, "value", value) or "")
 
 
 def _seconds(moment: Any) -> float:

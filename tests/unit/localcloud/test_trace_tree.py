@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from enum import Enum
 from typing import Any
 
 import pytest
@@ -332,3 +333,26 @@ def test_an_id_no_record_mentions_is_a_clear_not_traced_and_an_empty_one_is_refu
         flow_tree(order_flow().items, "o-9999")
     with pytest.raises(ValueError, match="required"):
         flow_tree(order_flow().items, "")
+
+
+class EventType(str, Enum):
+    """How moto's backend types history events in-process (GetExecutionHistory over HTTP sends strings)."""
+
+    TaskStateEntered = "TaskStateEntered"
+    TaskScheduled = "TaskScheduled"
+    TaskSubmitted = "TaskSubmitted"
+    TaskSucceeded = "TaskSucceeded"
+    TaskStateExited = "TaskStateExited"
+    ExecutionStarted = "ExecutionStarted"
+
+
+def test_history_event_types_given_as_enums_link_the_same_way() -> None:
+    typed = {
+        execution: [{**event, "type": EventType(event["type"])} for event in events]
+        for execution, events in HISTORY.items()
+    }
+    tree = flow_tree(order_flow().items, ORDER, history=typed.get)
+    payment = find(tree, "state", "RequestPayment")
+    assert payment["task"] == "sqs:sendMessage.waitForTaskToken"
+    assert names(payment) == ["batch sqs:payments -> payment"]
+    assert find(find(tree, "state", "Fulfill"), "execution", FULFILL)
