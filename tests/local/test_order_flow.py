@@ -14,6 +14,7 @@ from botocore.credentials import Credentials
 
 from tests.local.api import CREDENTIALS, Response, call
 from tests.local.conftest import Local
+from tests.local.flow_tree import flow, nodes
 from tools import trace as trace_cli
 
 pytestmark = pytest.mark.local
@@ -347,14 +348,6 @@ def test_a_burst_of_200_orders_all_reach_a_final_state(shop: Shop) -> None:
         assert shop.queue_depth(queue) == 0, queue
 
 
-def nodes(tree: dict[str, Any], kind: str) -> list[dict[str, Any]]:
-    """Every node of `kind` in a flow tree, depth first."""
-    found = [tree] if tree["kind"] == kind else []
-    for child in tree["children"]:
-        found += nodes(child, kind)
-    return found
-
-
 def test_one_orders_trace_is_a_tree_from_order_placed_to_its_outcome_and_make_trace_prints_it(
     shop: Shop,
 ) -> None:
@@ -366,7 +359,7 @@ def test_one_orders_trace_is_a_tree_from_order_placed_to_its_outcome_and_make_tr
     shop.local.settle()
     assert shop.order(order_id)["status"] == "COMPLETED"
     # When its trace is asked for by the order id
-    tree = shop.local.call("GET", f"/_localcloud/trace?correlation={order_id}")
+    tree = flow(shop.local, order_id)
     # Then it is one flow, which began with the API request that answered with the order's id
     assert (tree["kind"], tree["name"], tree["outcome"]) == ("flow", order_id, "ok")
     assert tree["children"][0]["kind"] == "api" and tree["children"][0]["name"] == "POST /orders"

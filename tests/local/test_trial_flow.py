@@ -18,6 +18,7 @@ import pytest
 from stacks.config import APP_SOURCES
 from tests.local.api import Response, call
 from tests.local.conftest import Local
+from tests.local.flow_tree import flow, nodes
 
 pytestmark = pytest.mark.local
 
@@ -206,6 +207,23 @@ def test_a_request_is_assigned_a_warm_environment_and_the_pool_is_refilled(trial
     new = [e for e in warm_after if e["environmentId"] not in pool_before]
     assert len(new) == 1 and len(warm_after) == 3
     assert trials.stack(new[0]["stackName"])["StackStatus"] == "CREATE_COMPLETE"
+
+
+def test_one_trials_trace_runs_from_its_request_to_trial_assigned(trials: Trials) -> None:
+    # Given a trial assigned from a warm pool
+    trials.fresh_warm_pool()
+    trial_id = trials.request().body["trialId"]
+    trials.local.settle()
+    # When its trace is asked for by the trial id
+    tree = flow(trials.local, trial_id)
+    # Then it holds the request, TrialRequested and TrialAssigned, and the assignment execution
+    assert (tree["name"], tree["outcome"]) == (trial_id, "ok")
+    assert tree["children"][0]["name"] == "POST /trials"
+    names = [event["name"] for event in nodes(tree, "event")]
+    assert "TrialRequested (OnlineTrial)" in names and "TrialAssigned (OnlineTrial)" in names
+    [execution] = nodes(tree, "execution")
+    assert execution["outcome"] == "SUCCEEDED"
+    assert any(state.get("task", "").startswith("lambda:invoke") for state in nodes(execution, "state"))
 
 
 def test_a_retried_request_gives_one_trial(trials: Trials) -> None:
