@@ -403,3 +403,37 @@ def test_the_trace_of_an_unknown_or_empty_id_is_a_clear_error(shop: Shop) -> Non
     assert "no trace record mentions 'no-such-order'" in unknown["error"]
     assert "correlation must name" in shop.local.call("GET", "/_localcloud/trace?correlation=")["error"]
     assert trace_cli.main(["no-such-order"], out=io.StringIO(), endpoint=shop.local.endpoint) == 1
+
+
+def test_every_function_of_an_orders_flow_logs_under_the_order_id(shop: Shop) -> None:
+    # Given a completed order
+    item = sku()
+    shop.stock(item, 3)
+    order_id = shop.place(item).body["orderId"]
+    shop.local.settle()
+    assert shop.order(order_id)["status"] == "COMPLETED"
+    # When the app's function logs are read, as Logs Insights reads them
+    logs = shop.local.client("logs")
+    groups = [
+        g["logGroupName"]
+        for g in logs.describe_log_groups(logGroupNamePrefix="/aws/lambda/EventDriven-")["logGroups"]
+    ]
+    correlated: dict[str, int] = {}
+    for group in groups:
+        for event in logs.filter_log_events(logGroupName=group)["events"]:
+            try:
+                line = json.loads(event["message"])
+            except ValueError:
+                continue
+            if isinstance(line, dict) and line.get("correlation_id") == order_id:
+                correlated[group.rsplit("/", 1)[-1]] = correlated.get(group.rsplit("/", 1)[-1], 0) + 1
+    # Then each function the order went through wrote lines carrying it as correlation_id (metrics
+    # logs at DEBUG only: at INFO it writes its EMF documents, which are no log lines)
+    assert {
+        "EventDriven-orders-api",
+        "EventDriven-order-outbox",
+        "EventDriven-inventory",
+        "EventDriven-payment",
+        "EventDriven-accounting",
+        "EventDriven-order-status",
+    } <= set(correlated), correlated
