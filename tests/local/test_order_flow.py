@@ -348,16 +348,23 @@ def test_a_burst_of_200_orders_all_reach_a_final_state(shop: Shop) -> None:
         assert shop.queue_depth(queue) == 0, queue
 
 
-def test_one_orders_trace_is_a_tree_from_order_placed_to_its_outcome_and_make_trace_prints_it(
-    shop: Shop,
-) -> None:
-    # Given a completed order
+@pytest.fixture(scope="module")
+def completed_order(shop: Shop) -> tuple[str, int]:
+    """One order run to COMPLETED, and the trace's newest record before it was placed."""
     item = sku()
     shop.stock(item, 3)
     since = shop.local.last_seq()
     order_id = shop.place(item).body["orderId"]
     shop.local.settle()
     assert shop.order(order_id)["status"] == "COMPLETED"
+    return order_id, since
+
+
+def test_one_orders_trace_is_a_tree_from_order_placed_to_its_outcome_and_make_trace_prints_it(
+    shop: Shop, completed_order: tuple[str, int]
+) -> None:
+    # Given a completed order
+    order_id, since = completed_order
     # When its trace is asked for by the order id
     tree = flow(shop.local, order_id)
     # Then it is one flow, which began with the API request that answered with the order's id
@@ -405,13 +412,11 @@ def test_the_trace_of_an_unknown_or_empty_id_is_a_clear_error(shop: Shop) -> Non
     assert trace_cli.main(["no-such-order"], out=io.StringIO(), endpoint=shop.local.endpoint) == 1
 
 
-def test_every_function_of_an_orders_flow_logs_under_the_order_id(shop: Shop) -> None:
+def test_every_function_of_an_orders_flow_logs_under_the_order_id(
+    shop: Shop, completed_order: tuple[str, int]
+) -> None:
     # Given a completed order
-    item = sku()
-    shop.stock(item, 3)
-    order_id = shop.place(item).body["orderId"]
-    shop.local.settle()
-    assert shop.order(order_id)["status"] == "COMPLETED"
+    order_id, _ = completed_order
     # When the app's function logs are read, as Logs Insights reads them
     logs = shop.local.client("logs")
     groups = [
