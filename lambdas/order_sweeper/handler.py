@@ -14,6 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from order_sweeper.adapters import DynamoDBOpenOrders
 from order_sweeper.config import load
 from order_sweeper.service import sweep
+from shared import correlation
 from shared.correlation import correlated
 
 logger = Logger()
@@ -30,7 +31,8 @@ def orders() -> DynamoDBOpenOrders:
     )
 
 
-@logger.inject_lambda_context(clear_state=True)
+# The run's lines carry the schedule's event id; each moved order's line, that order's id.
+@logger.inject_lambda_context(correlation_id_path=correlation.EVENTBRIDGE, clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     result = sweep(orders(), now=datetime.now(UTC), stuck_after=timedelta(seconds=config.stuck_after_seconds))

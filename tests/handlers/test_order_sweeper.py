@@ -85,9 +85,12 @@ def test_a_misconfigured_sweeper_fails_at_init(aws: None, monkeypatch: pytest.Mo
         load_handler("order_sweeper.handler")
 
 
-def test_each_moved_order_is_logged_under_its_own_id(handler: ModuleType) -> None:
+def test_each_moved_order_is_logged_under_its_own_id_and_the_run_under_its_event_id(
+    handler: ModuleType,
+) -> None:
     with log_lines(handler.logger) as lines:
-        handler.lambda_handler(scheduled_event(), context("order-sweeper"))
+        handler.lambda_handler({**scheduled_event(), "id": "evt-sweep"}, context("order-sweeper"))
     moved = [line for line in lines if line["message"] == "Order moved to NEEDS_ATTENTION"]
     assert sorted(correlation_ids(moved)) == ["stuck-paid", "stuck-pending"]
     assert [line["order_id"] for line in moved] == correlation_ids(moved)
+    assert correlation_ids([line for line in lines if line["message"] == "Sweep done"]) == ["evt-sweep"]
