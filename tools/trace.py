@@ -57,6 +57,8 @@ def render(tree: dict[str, Any]) -> list[str]:
             parts.append(f"after {node['attempts']} attempts")
         if node.get("error"):
             parts.append(f"({node['error']})")
+        if node.get("retriedAfter"):
+            parts.append(f"(retried after {node['retriedAfter']})")
         if node.get("durationMs") is not None:
             parts.append(f"{node['durationMs']:.0f} ms")
         lines.append(f"{offset:+8.0f} ms  {'  ' * depth}{' '.join(parts)}")

@@ -287,8 +287,14 @@ class _Builder:
             function = _json(details.get("parameters"))
             if isinstance(function, dict) and isinstance(function.get("FunctionName"), str):
                 task += f" {_service_and_name(function['FunctionName'])[1]}"
+            if "task" in state:  # scheduled again: the state's Retry
+                state["attempts"] = state.get("attempts", 1) + 1
             state["task"] = task
             return
+        if kind.endswith("Succeeded") and state.get("outcome") == "failed":
+            # A retry succeeded: the state did not fail; what it got over stays visible.
+            state["outcome"] = None
+            state["retriedAfter"] = state.pop("error", None)
         if kind in ("TaskSubmitted", "TaskSucceeded"):
             details = event.get("taskSubmittedEventDetails") or event.get("taskSucceededEventDetails") or {}
             output = _json(details.get("output"))

@@ -356,3 +356,37 @@ def test_history_event_types_given_as_enums_link_the_same_way() -> None:
     assert payment["task"] == "sqs:sendMessage.waitForTaskToken"
     assert names(payment) == ["batch sqs:payments -> payment"]
     assert find(find(tree, "state", "Fulfill"), "execution", FULFILL)
+
+
+def test_a_task_the_workflow_retried_to_success_is_ok_with_its_attempts_and_what_it_got_over() -> None:
+    # Given the payment state failed transiently once, then its Retry got the payment through
+    failed_once = [
+        state(21, "TaskStateEntered", "RequestPayment", 2),
+        task(22, "TaskScheduled", {"resourceType": "sqs", "resource": "sendMessage.waitForTaskToken"}, 3),
+        task(30, "TaskFailed", {"error": "PaymentTransientError"}, 4),
+        task(40, "TaskScheduled", {"resourceType": "sqs", "resource": "sendMessage.waitForTaskToken"}, 5),
+        task(41, "TaskSubmitted", {"output": json.dumps({"MessageId": "m-1"})}, 6),
+        task(80, "TaskSucceeded", {"output": "{}"}, 7),
+        state(81, "TaskStateExited", "RequestPayment", 8),
+    ]
+    tree = flow_tree(order_flow().items, ORDER, history={PARENT_ARN: failed_once}.get)
+    # Then the state is ok after 2 attempts, and neither it nor the flow counts as failed
+    payment = find(tree, "state", "RequestPayment")
+    assert (payment["outcome"], payment["attempts"], payment["retriedAfter"]) == (
+        "ok",
+        2,
+        "PaymentTransientError",
+    )
+    assert "error" not in payment and tree["outcome"] == "ok"
+
+
+def test_a_task_that_failed_for_good_fails_its_state_and_the_flow() -> None:
+    declined = [
+        state(21, "TaskStateEntered", "RequestPayment", 2),
+        task(22, "TaskScheduled", {"resourceType": "sqs", "resource": "sendMessage.waitForTaskToken"}, 3),
+        task(30, "TaskFailed", {"error": "PaymentDeclined"}, 4),
+    ]
+    tree = flow_tree(order_flow().items, ORDER, history={PARENT_ARN: declined}.get)
+    payment = find(tree, "state", "RequestPayment")
+    assert (payment["outcome"], payment["error"]) == ("failed", "PaymentDeclined")
+    assert tree["outcome"] == "failed"
