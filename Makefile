@@ -72,5 +72,10 @@ ARGS ?= list
 redrive: install ## List the app's DLQs and return parked events (ARGS="list", ARGS="redrive --queue rule --dry-run"; AWS_ENDPOINT_URL for localcloud)
 	$(PY) -m tools.redrive $(ARGS)
 
+.PHONY: trace
+trace: ## One flow's tree with timings from localcloud: make trace ID=<order id | trial id | signup event id>
+	@test -n "$(ID)" || { echo "usage: make trace ID=<order id | trial id | signup event id>" >&2; exit 2; }
+	$(PY) -m tools.trace "$(ID)"
+
 clean: ## Remove generated files (not the installed tooling)
 	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache

@@ -7,7 +7,9 @@ from typing import TYPE_CHECKING, Any
 
 from localcloud.core.faults import InvalidFault
 from localcloud.core.http import json_response
+from localcloud.core.trace_tree import NotTraced, flow_tree
 from localcloud.eventbridge.schedules import ScheduleDisabled, UnknownSchedule
+from localcloud.stepfunctions.history import execution_history
 
 if TYPE_CHECKING:
     from localcloud.app import LocalCloud
@@ -29,12 +31,27 @@ def mount_routes(cloud: LocalCloud) -> None:
         return json_response({"status": "deploying"}, 503)
 
     def trace(request: Any) -> Any:
+        correlation = request.args.get("correlation")
+        if correlation is not None:
+            return flow(correlation.strip())
         since = int(request.args.get("since", "0"))
         limit = request.args.get("limit")
         records, last = cloud.trace.page(
             since=since, kind=request.args.get("kind"), limit=None if limit is None else int(limit)
         )
         return json_response({"records": records, "last": last})
+
+    def flow(correlation: str) -> Any:
+        """`?correlation=<id>`: the tree of one flow (an order, a trial, a signup event)."""
+        if not correlation:
+            return json_response(
+                {"error": "correlation must name an order id, a trial id or an event id"}, 400
+            )
+        try:
+            tree = flow_tree(cloud.trace.records(), correlation, history=execution_history)
+        except NotTraced as error:
+            return json_response({"error": str(error)}, 404)
+        return json_response(tree)
 
     def settle(request: Any) -> Any:
         """Waits until no work is due soon: what a test or demo waits on before checking results."""

@@ -7,13 +7,13 @@ from typing import Any
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from accounting.adapters import DynamoDBLedger, DynamoDBPayments
 from accounting.config import load
 from accounting.service import InvalidLedgerEvent, UnconfirmedPayment, parse_event, record_event
+from shared import correlation
 from shared.clock import utc_now
 
 logger = Logger()
@@ -32,7 +32,7 @@ def payments() -> DynamoDBPayments:
     return DynamoDBPayments(session.client("dynamodb"), table_name=config.payments_table_name)
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE)
+@logger.inject_lambda_context(correlation_id_path=correlation.EVENTBRIDGE)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:

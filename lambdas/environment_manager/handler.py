@@ -9,7 +9,6 @@ from typing import Any
 
 import boto3
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from environment_manager import config
@@ -30,6 +29,7 @@ from environment_manager.trials import (
     fail_trial,
     sweep_stuck_trials,
 )
+from shared import correlation
 from shared.clock import utc_now
 from shared.contracts.trials import (
     InvalidTrialEvent,
@@ -90,7 +90,7 @@ def trials() -> DynamoDbTrialsTable:
 
 
 # clear_state: the trial id appended below must not stick to the next invocation's logs.
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE, clear_state=True)
+@logger.inject_lambda_context(correlation_id_path=correlation.EVENTBRIDGE, clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     kind = (event.get("source"), event.get("detail-type"))
     if kind == SCHEDULED or event.get("action") == "reconcile":

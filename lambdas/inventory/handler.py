@@ -13,6 +13,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from inventory.adapters import DynamoDBStock
 from inventory.config import load
 from inventory.service import InvalidInventoryRequest, OutOfStock, handle, parse_request
+from shared import correlation
 from shared.clock import utc_now
 
 logger = Logger()
@@ -25,7 +26,7 @@ def stock() -> DynamoDBStock:
     return DynamoDBStock(boto3.client("dynamodb"), table_name=config.inventory_table_name, now=utc_now)
 
 
-@logger.inject_lambda_context(correlation_id_path="orderId")
+@logger.inject_lambda_context(correlation_id_path=correlation.WORKFLOW_PAYLOAD)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:

@@ -20,6 +20,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from order_outbox.adapters import event_bridge_publisher, images_of
 from order_outbox.config import load
 from order_outbox.service import MalformedOrder, events_for
+from shared.correlation import correlated, stream_record_flow_id
 from shared.eventbus import EventBridgePublisher, PublishFailed
 
 config = load()  # a missing setting fails INIT, not the first batch
@@ -35,6 +36,11 @@ def publisher() -> EventBridgePublisher:
 
 def record_handler(record: DynamoDBRecord) -> int:
     """Publishes the record's events; raises (the record fails) if they cannot all be published."""
+    with correlated(logger, stream_record_flow_id(record.raw_event)):  # this record's lines: its order
+        return _publish(record)
+
+
+def _publish(record: DynamoDBRecord) -> int:
     sequence_number = record.dynamodb.sequence_number if record.dynamodb else None
     old_image, new_image = images_of(record.raw_event)
     order_id = (new_image or old_image or {}).get("orderId")
@@ -64,7 +70,7 @@ def record_handler(record: DynamoDBRecord) -> int:
     return len(events)
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)  # a batch starts with no correlation id
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     return process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context

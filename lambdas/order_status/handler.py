@@ -7,13 +7,13 @@ from typing import Any
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from order_status.adapters import IotStatusPublisher, data_endpoint
 from order_status.config import load
 from order_status.service import InvalidStatusEvent, parse_event, publish_status
+from shared import correlation
 
 logger = Logger()
 metrics = Metrics()
@@ -36,7 +36,7 @@ def publisher() -> IotStatusPublisher:
     return IotStatusPublisher(session.client("iot-data", endpoint_url=endpoint))
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE)
+@logger.inject_lambda_context(correlation_id_path=correlation.EVENTBRIDGE)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, str]:
     try:

@@ -39,6 +39,7 @@ from orders_api.service import (
 )
 from shared.clock import utc_now
 from shared.contracts.orders import PlaceOrderRequest
+from shared.correlation import flow_id
 from shared.validation import field_errors
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -111,6 +112,8 @@ def place(order: PlaceOrderRequest, caller: Caller, order_id: str | None = None)
         now=utc_now,
         order_id=order_id,
     )
+    # From here on the order's log lines carry its id, as every other log line of its flow does.
+    logger.set_correlation_id(flow_id(placed))
     logger.info("Order stored", extra={"order_id": placed["orderId"], "lines": len(order.lines)})
     metrics.add_metric(name="OrdersPlaced", unit=MetricUnit.Count, value=1)
     return placed
@@ -159,11 +162,13 @@ def post_order() -> Response:
         return json_response(
             409, {"message": "A request with this Idempotency-Key is in progress; retry later"}
         )
+    logger.set_correlation_id(flow_id(placed))  # a replayed response did not pass through `place`
     return accepted(placed)
 
 
 @app.get("/orders/<orderId>")
 def get_order_by_id(orderId: str) -> Response:
+    logger.set_correlation_id(orderId)
     caller = current_caller()
     found = None if caller is None else get_order(orderId, caller, orders=orders())
     if found is None:

@@ -25,6 +25,7 @@ from payment.service import (
     task_token_of,
 )
 from shared.clock import utc_now
+from shared.correlation import correlated, json_flow_id
 from shared.eventbus import EventBridgePublisher
 
 logger = Logger()
@@ -65,7 +66,12 @@ def ports() -> PaymentPorts:
 
 
 def record_handler(record: SQSRecord) -> str:
-    logger.set_correlation_id(record.message_id)
+    # Each record's lines carry its order's id; a message that names none, its own id.
+    with correlated(logger, json_flow_id(record.body) or record.message_id):
+        return _charge(record)
+
+
+def _charge(record: SQSRecord) -> str:
     try:
         request = parse_payment_request(record.body)
     except InvalidPaymentRequest as error:
@@ -101,7 +107,7 @@ def record_handler(record: SQSRecord) -> str:
     return str(outcome)
 
 
-@logger.inject_lambda_context(clear_state=True)  # no correlation id left over from the last batch
+@logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     return process_partial_response(

@@ -14,6 +14,7 @@ from payment.adapters import DynamoDBPayments
 from payment.config import refund_config
 from payment.provider import SimulatedPaymentProvider
 from payment.service import InvalidRefundRequest, parse_refund_request, refund_order
+from shared import correlation
 from shared.clock import utc_now
 from shared.eventbus import EventBridgePublisher
 
@@ -38,7 +39,7 @@ def publisher() -> EventBridgePublisher:
     return EventBridgePublisher(session.client("events"), bus_name=config.event_bus_name)
 
 
-@logger.inject_lambda_context(correlation_id_path="orderId")
+@logger.inject_lambda_context(correlation_id_path=correlation.WORKFLOW_PAYLOAD)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:

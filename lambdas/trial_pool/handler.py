@@ -9,6 +9,7 @@ import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from shared import correlation
 from shared.clock import utc_now
 from shared.pool_table import DynamoDbPoolTable
 from trial_pool import config
@@ -39,7 +40,7 @@ def claims() -> DynamoDbClaims:
     )
 
 
-@logger.inject_lambda_context(correlation_id_path="trialId")
+@logger.inject_lambda_context(correlation_id_path=correlation.WORKFLOW_PAYLOAD)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, str]:
     trial_id = parse_claim(event)
     # PoolEmpty and TrialNotClaimable propagate: Lambda reports the class name as errorType, which the

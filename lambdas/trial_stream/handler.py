@@ -13,6 +13,7 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from shared.correlation import correlated, stream_record_flow_id
 from shared.eventbus import EventBridgePublisher
 from trial_stream import config
 from trial_stream.adapters import SqsParkingLot
@@ -50,7 +51,7 @@ class ParkOnDemand:
         parking().park(reason, record)
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)  # a batch starts with no correlation id
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     # PutEvents takes 10 entries a call while BatchProcessor hands records over one at a time, so two
     # passes: the service maps, parks and publishes the whole batch in chunks of 10 (retrying failed
@@ -70,20 +71,25 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItem
             "failed": len(outcome.failed),
         },
     )
-    for sequence_number, reason in outcome.failed.items():
-        logger.error("Record not done", extra={"sequence_number": sequence_number, "reason": reason})
     return process_partial_response(
         event=event, record_handler=_reporter(outcome), processor=processor, context=context
     )
 
 
 def _reporter(outcome: BatchOutcome) -> Callable[[DynamoDBRecord], None]:
-    """The record handler of the second pass: fails the records the first pass could not finish."""
+    """The record handler of the second pass: fails the records the first pass could not finish.
+
+    One line per record, carrying the record's trial id, so each trial's flow shows its stream step.
+    """
 
     def report(record: DynamoDBRecord) -> None:
         sequence_number = record.dynamodb.sequence_number if record.dynamodb else None
         reason = outcome.failed.get(sequence_number or "")
-        if reason is not None:
-            raise EventNotPublished(reason)
+        details = {"sequence_number": sequence_number, "event_name": record.raw_event.get("eventName")}
+        with correlated(logger, stream_record_flow_id(record.raw_event)):
+            if reason is not None:
+                logger.error("Record not done", extra={**details, "reason": reason})
+                raise EventNotPublished(reason)
+            logger.info("Record done", extra=details)
 
     return report

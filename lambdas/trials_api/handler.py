@@ -64,6 +64,7 @@ def post_trial() -> tuple[dict[str, Any], int]:
     except IdempotencyKeyReused as error:
         return {"message": str(error)}, 422
     trial = requested.trial
+    logger.set_correlation_id(trial.trial_id)  # the request's lines from here on carry its trial's id
     logger.info(
         "Trial requested" if requested.created else "Trial request repeated",
         extra={"trial_id": trial.trial_id, "trial_type": trial.type},
@@ -74,6 +75,7 @@ def post_trial() -> tuple[dict[str, Any], int]:
 
 @app.get("/trials/<trial_id>")
 def get_trial(trial_id: str) -> tuple[dict[str, Any], int]:
+    logger.set_correlation_id(trial_id)
     trial = find_trial(trial_id, store=trial_store(), now=int(time.time()))
     if trial is None:
         return {"message": "trial not found"}, 404

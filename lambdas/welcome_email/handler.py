@@ -8,12 +8,12 @@ from typing import Any
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
+from shared import correlation
 from shared.contracts.envelope import EventBridgeEvent
 from shared.contracts.user_signup import UserSignup
 from shared.mail import SesMailer
@@ -53,7 +53,7 @@ def mailer() -> SesMailer:
     return ses_mailer(session)
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE)
+@logger.inject_lambda_context(correlation_id_path=correlation.EVENTBRIDGE)
 @metrics.log_metrics
 @idempotent(config=idempotency_config, persistence_store=persistence)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, str]:

@@ -52,6 +52,8 @@ _STAGE_VARIABLE = re.compile(r"\$\{stageVariables\.(?P<name>[A-Za-z0-9_]+)\}")
 _DROPPED_HEADERS = frozenset({"content-length", "connection"})
 # API Gateway's own integration timeout when the integration sets none.
 _DEFAULT_TIMEOUT_MS = 29_000
+# How much of a response body the trace keeps (enough for the ids an API answers with).
+_TRACED_BODY_CHARS = 1024
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
@@ -162,7 +164,7 @@ class ApiGatewayProxy:
             raise
         response.headers["x-amzn-RequestId"] = call.request_id
         response.headers["x-amz-apigw-id"] = call.extended_request_id
-        self._emit(call, response.status_code, time.monotonic() - clock, reason)
+        self._emit(call, response.status_code, time.monotonic() - clock, reason, response)
         return response
 
     def _handle(self, api: Any, call: Invocation) -> Response:
@@ -330,7 +332,9 @@ class ApiGatewayProxy:
 
         return apigateway_backends[self._settings.account_id][self._settings.region]
 
-    def _emit(self, call: Invocation, status: int | None, seconds: float, reason: str) -> None:
+    def _emit(
+        self, call: Invocation, status: int | None, seconds: float, reason: str, response: Any = None
+    ) -> None:
         method, path = call.request.method, call.path if call.api_id else call.request.path
         resource = call.resource.get_path() if call.resource is not None else None
         target = f" -> {call.function}" if call.function else ""
@@ -353,7 +357,18 @@ class ApiGatewayProxy:
             duration_ms=round(seconds * 1000, 1),
             request_id=call.request_id,
             reason=reason or None,
+            # Its head: what finds the request that created an order or a trial (the id it answered).
+            response_body=_head(response),
         )
+
+
+def _head(response: Any) -> str | None:
+    """The first bytes of a buffered JSON or text response body; None for anything else."""
+    if response is None or response.direct_passthrough or response.is_streamed:
+        return None
+    if "json" not in (response.mimetype or "") and not (response.mimetype or "").startswith("text/"):
+        return None
+    return str(response.get_data(as_text=True)[:_TRACED_BODY_CHARS])
 
 
 def function_in_uri(uri: str) -> str | None:

@@ -8,7 +8,9 @@ import time
 from collections import deque
 from typing import Any, TextIO
 
-KEEP = 20_000
+# A whole test session (~20,000 records) and a few hundred flows of `make local` fit: a flow's tree
+# (`?correlation=`) needs its records still kept.
+KEEP = 50_000
 # Printed lines are flushed this often, not one by one.
 FLUSH_SECONDS = 0.25
 

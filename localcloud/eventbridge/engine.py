@@ -435,6 +435,7 @@ class EventBridgeEngine:
             f"  {rule.name}/{target['Id']} {what}",
             rule=rule.name,
             target=target["Id"],
+            target_arn=target["Arn"],  # what the delivery reached, for `GET /_localcloud/trace?correlation=`
             event_id=event["id"],
             outcome=outcome,
             **fields,

@@ -157,6 +157,9 @@ class QueuePolling:
             "source": state.source_arn,
             "function": function,
             "records": len(records),
+            # What a flow's trace links the invocation by: the messages it got, the time it took.
+            "message_ids": [record["messageId"] for record in records],
+            "duration_ms": round(took, 1),
         }
         if result.throttled is not None:
             poller.trace.emit(

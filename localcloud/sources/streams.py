@@ -148,12 +148,15 @@ class StreamPolling:
             "source": state.source_arn,
             "function": function,
             "records": len(batch.entries),
+            # What a flow's trace finds the batch by: the keys of the rows it carried.
+            "keys": [entry.record.get("dynamodb", {}).get("Keys") for entry in batch.entries],
         }
         started = time.monotonic()
         result = self._poller.call(
             state, mapping.function_arn, {"Records": copy.deepcopy([e.record for e in batch.entries])}
         )
         took = (time.monotonic() - started) * 1000
+        fields["duration_ms"] = round(took, 1)
         if result.throttled is None and result.error is None:
             table = state.source_arn.split(":table/", 1)[-1].split("/", 1)[0]
             self._poller.call_again_if_duplicated(

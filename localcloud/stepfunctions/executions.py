@@ -46,6 +46,7 @@ class Executions:
             execution=execution.name,
             execution_arn=execution.exec_arn,
             status="RUNNING",
+            input=execution.input_data,  # a reference: finds the flow an execution belongs to, on request
         )
 
     def ended(self, execution: Any) -> None:

@@ -9,6 +9,7 @@ import boto3
 import pytest
 
 from tests.handlers.conftest import load_handler
+from tests.handlers.logs import correlation_ids, log_lines
 from tests.handlers.orders_conftest_helpers import ORDER_ID, context, create_table, order_event, scan
 
 TABLE = "ledger"
@@ -108,3 +109,13 @@ def test_an_order_event_is_not_a_ledger_event(handler: ModuleType) -> None:
     event = order_event("OrderCompleted", {"orderId": ORDER_ID})
     with pytest.raises(handler.InvalidLedgerEvent, match="not a payment event"):
         handler.lambda_handler(event, context("accounting"))
+
+
+def test_every_log_line_carries_the_order_id_as_correlation_id(handler: ModuleType) -> None:
+    # Given the payments table records the charge
+    payment_record("CHARGED")
+    # When PaymentCharged about the order arrives
+    with log_lines(handler.logger) as lines:
+        invoke(handler, "PaymentCharged", CHARGED, "evt-9")
+    # Then its lines name the order (the flow's id), not the event
+    assert lines and set(correlation_ids(lines)) == {ORDER_ID}

@@ -10,6 +10,7 @@ import boto3
 import pytest
 
 from tests.handlers.conftest import FakeContext, load_handler
+from tests.handlers.logs import correlation_ids, log_lines
 
 TRIAL_ID = "3f8a2c1e-7b4d-4e2a-9c6f-1d2e3f4a5b6c"
 DETAIL = {
@@ -116,3 +117,11 @@ def test_an_invalid_event_fails_with_a_readable_error_and_starts_nothing(
         handler.lambda_handler(event, FakeContext())
     assert "bad-1" in str(error.value) and says in str(error.value)
     assert executions(state_machine_arn) == []
+
+
+def test_every_log_line_carries_the_trial_id_as_correlation_id(handler: ModuleType) -> None:
+    with log_lines(handler.logger) as lines:
+        handler.lambda_handler(
+            trial_event(DETAIL, event_id="evt-9"), FakeContext(function_name="assign-trial")
+        )
+    assert lines and set(correlation_ids(lines)) == {TRIAL_ID}

@@ -15,6 +15,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.handlers.conftest import FakeContext, load_handler
+from tests.handlers.logs import correlation_ids, log_lines
 from tests.handlers.test_trial_pool import create_pool_table, create_trials_table
 
 # moto's CloudFormation skips the bucket's TLS-only policy (it has no AWS::S3::BucketPolicy) and says so.
@@ -466,3 +467,15 @@ def test_the_template_is_a_private_encrypted_bucket_and_its_endpoint_parameter()
         "String",
         {"Fn::Sub": "/trials/${TrialEnvironmentId}/endpoint"},
     )
+
+
+def test_every_log_line_of_a_trial_event_carries_the_trial_id_as_correlation_id(handler: ModuleType) -> None:
+    with log_lines(handler.logger) as lines:
+        invoke(handler, trial_event("TrialAssigned", "ASSIGNED", event_id="evt-9"))
+    assert lines and set(correlation_ids(lines)) == {TRIAL_ID}
+
+
+def test_a_scheduled_run_logs_under_its_own_event_id(handler: ModuleType) -> None:
+    with log_lines(handler.logger) as lines:
+        invoke(handler, {**SCHEDULED, "id": "evt-schedule"})
+    assert lines and set(correlation_ids(lines)) == {"evt-schedule"}

@@ -9,6 +9,7 @@ import boto3
 import pytest
 
 from tests.handlers.conftest import load_handler
+from tests.handlers.logs import correlation_ids, log_lines
 from tests.handlers.orders_conftest_helpers import ORDER_ID, OTHER_ORDER_ID, context, create_table, scan
 
 TABLE = "inventory"
@@ -202,3 +203,9 @@ def test_a_transaction_conflict_is_tried_again(handler: ModuleType) -> None:
     # Then the second attempt commits
     assert result["reserved"] is True and len(attempts) == 2
     assert stock() == {"BOOK-0001": (3, 2), "MUG-0042": (0, 1)}
+
+
+def test_every_log_line_carries_the_order_id_as_correlation_id(handler: ModuleType) -> None:
+    with log_lines(handler.logger) as lines:
+        invoke(handler, "reserve", OTHER_ORDER_ID)
+    assert lines and set(correlation_ids(lines)) == {OTHER_ORDER_ID}

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from tests.handlers.conftest import FakeContext, load_handler
+from tests.handlers.logs import correlation_ids, log_lines
 
 
 @pytest.fixture
@@ -126,3 +127,19 @@ def test_a_misconfigured_function_fails_its_init_naming_the_variable(
     monkeypatch.delenv(variable)
     with pytest.raises(RuntimeError, match=variable):
         load_handler("metrics.handler")
+
+
+@pytest.mark.parametrize(
+    ("detail", "expected"),
+    [({"orderId": "o-1"}, "o-1"), ({"trialId": "t-1"}, "t-1"), ({"email": "a@example.com"}, "evt-9")],
+    ids=["order", "trial", "signup"],
+)
+def test_its_log_lines_carry_the_flows_id_the_order_the_trial_else_the_event(
+    handler: ModuleType, detail: dict[str, str], expected: str
+) -> None:
+    handler.logger.setLevel("DEBUG")  # it logs each count at DEBUG only
+    with log_lines(handler.logger) as lines:
+        handler.lambda_handler(
+            {**event("myapp.orders", "Anything", "evt-9"), "detail": detail}, FakeContext()
+        )
+    assert lines and set(correlation_ids(lines)) == {expected}

@@ -15,6 +15,7 @@ from orders_api.adapters import DynamoDBOrders
 from orders_api.service import Caller, CatalogueItem, place_order
 from shared.contracts.orders import OrderPlaced, PlaceOrderRequest
 from tests.handlers.conftest import load_handler
+from tests.handlers.logs import correlation_ids, log_lines
 from tests.handlers.orders_conftest_helpers import ORDER_BODY, ORDER_LINES, ORDER_TOTAL, PRICES, context
 
 BUS = "app-bus"
@@ -196,3 +197,16 @@ def test_the_outbox_needs_its_bus_at_init(aws: None, monkeypatch: pytest.MonkeyP
     monkeypatch.delenv("EVENT_BUS_NAME", raising=False)
     with pytest.raises(RuntimeError, match="EVENT_BUS_NAME is not set"):
         load_handler("order_outbox.handler")
+
+
+def test_each_records_log_lines_carry_its_order_id_and_nothing_sticks_after_it(
+    handler: ModuleType, observed: str, stream_arn: str
+) -> None:
+    # Given two orders stored by intake
+    first, second = place(), place("-2")
+    # When the outbox gets their stream records in one batch
+    with log_lines(handler.logger) as lines:
+        handler.lambda_handler({"Records": stream_records(stream_arn)}, context("order-outbox"))
+        handler.logger.info("after the batch")
+    # Then each record's line carries its own order's id, and the id is cleared after the record
+    assert correlation_ids(lines) == [first, second, None]

@@ -12,6 +12,7 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.iotdata.models import iotdata_backends
 
 from tests.handlers.conftest import REGION, load_handler
+from tests.handlers.logs import correlation_ids, log_lines
 from tests.handlers.orders_conftest_helpers import ORDER_ID, context, order_event
 
 # moto serves IoT data-plane calls on the generic endpoint only (not on an account's *-ats one).
@@ -93,3 +94,9 @@ def test_with_a_local_endpoint_url_boto3_points_there(aws: None, monkeypatch: py
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:4566")
     handler = load_handler("order_status.handler")
     assert handler.publisher()._client.meta.endpoint_url == "http://127.0.0.1:4566"
+
+
+def test_every_log_line_carries_the_order_id_as_correlation_id(handler: ModuleType) -> None:
+    with log_lines(handler.logger) as lines:
+        handler.lambda_handler(order_event("OrderStatusChanged", CHANGE, event_id="evt-9"), context("s"))
+    assert lines and set(correlation_ids(lines)) == {ORDER_ID}

@@ -8,6 +8,7 @@ import boto3
 import pytest
 
 from tests.handlers.conftest import load_handler
+from tests.handlers.logs import correlation_ids, log_lines
 from tests.handlers.orders_conftest_helpers import context
 
 ORDERS = "orders"
@@ -82,3 +83,14 @@ def test_a_misconfigured_sweeper_fails_at_init(aws: None, monkeypatch: pytest.Mo
     monkeypatch.setenv("ORDERS_STATUS_INDEX_NAME", INDEX)
     with pytest.raises(RuntimeError, match="STUCK_AFTER_SECONDS"):
         load_handler("order_sweeper.handler")
+
+
+def test_each_moved_order_is_logged_under_its_own_id_and_the_run_under_its_event_id(
+    handler: ModuleType,
+) -> None:
+    with log_lines(handler.logger) as lines:
+        handler.lambda_handler({**scheduled_event(), "id": "evt-sweep"}, context("order-sweeper"))
+    moved = [line for line in lines if line["message"] == "Order moved to NEEDS_ATTENTION"]
+    assert sorted(correlation_ids(moved)) == ["stuck-paid", "stuck-pending"]
+    assert [line["order_id"] for line in moved] == correlation_ids(moved)
+    assert correlation_ids([line for line in lines if line["message"] == "Sweep done"]) == ["evt-sweep"]

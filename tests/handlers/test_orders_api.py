@@ -14,6 +14,7 @@ import boto3
 import pytest
 
 from tests.handlers.conftest import create_idempotency_table, load_handler
+from tests.handlers.logs import correlation_ids, log_lines
 from tests.handlers.orders_conftest_helpers import (
     ORDER_BODY,
     ORDER_LINES,
@@ -403,3 +404,17 @@ def test_an_unknown_or_malformed_order_id_is_a_404_that_does_not_echo_it(
 def test_an_unknown_route_is_the_resolvers_404(handler: ModuleType) -> None:
     status, _, _ = call(handler, api_event("DELETE", "/orders", identity=SERVICE))
     assert status == 404
+
+
+def test_the_log_lines_of_a_placed_order_carry_its_id_as_correlation_id(handler: ModuleType) -> None:
+    # When an order is placed, then read
+    with log_lines(handler.logger) as placing:
+        _, body, _ = post(handler, ORDER_BODY)
+    with log_lines(handler.logger) as reading:
+        get(handler, body["orderId"])
+        handler.logger.info("a line while reading it")
+    # Then the line saying it is stored, and those of reading it, carry the order's id
+    assert [line["correlation_id"] for line in placing if line["message"] == "Order stored"] == [
+        body["orderId"]
+    ]
+    assert set(correlation_ids(reading)) == {body["orderId"]}

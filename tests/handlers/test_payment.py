@@ -12,6 +12,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.handlers.conftest import load_handler
+from tests.handlers.logs import correlation_ids, log_lines
 from tests.handlers.orders_conftest_helpers import (
     ORDER_ID,
     OTHER_ORDER_ID,
@@ -362,3 +363,20 @@ def test_an_order_never_charged_gets_a_tombstone_and_a_later_message_is_not_char
 def test_a_malformed_refund_request_is_refused(refund: ModuleType) -> None:
     with pytest.raises(refund.InvalidRefundRequest, match="orderId"):
         refund.lambda_handler({"order": ORDER_ID}, context("payment-refund"))
+
+
+def test_each_payment_records_lines_carry_its_order_id_a_poison_one_its_message_id(
+    handler: ModuleType, sfn: FakeStepFunctions
+) -> None:
+    # When a batch holds a payment request and a message that is not one
+    with log_lines(handler.logger) as lines:
+        deliver(handler, sqs_record(request(), "m-1"), sqs_record({"no": "order"}, "m-2"))
+        handler.logger.info("after the batch")
+    # Then the request's line names its order, the poison one its message, and nothing sticks after
+    assert correlation_ids(lines) == [ORDER_ID, "m-2", None]
+
+
+def test_the_refunds_log_lines_carry_the_order_id(refund: ModuleType) -> None:
+    with log_lines(refund.logger) as lines:
+        refund.lambda_handler({"orderId": ORDER_ID}, context("payment-refund"))
+    assert lines and set(correlation_ids(lines)) == {ORDER_ID}

@@ -10,6 +10,7 @@ import boto3
 import pytest
 
 from tests.handlers.conftest import FakeContext, load_handler
+from tests.handlers.logs import correlation_ids, log_lines
 
 TABLE, TRIALS = "pool", "trials"
 TRIAL_A = "3f8a2c1e-7b4d-4e2a-9c6f-1d2e3f4a5b6c"
@@ -254,3 +255,9 @@ def test_a_missing_setting_fails_the_init_naming_it(aws: None, monkeypatch: pyte
     monkeypatch.delenv("TRIALS_TABLE_NAME", raising=False)
     with pytest.raises(RuntimeError, match="TRIALS_TABLE_NAME is not set"):
         load_handler("trial_pool.handler")
+
+
+def test_every_log_line_carries_the_trial_id_as_correlation_id(handler: ModuleType) -> None:
+    with log_lines(handler.logger) as lines:
+        claim(handler, TRIAL_A)
+    assert lines and set(correlation_ids(lines)) == {TRIAL_A}

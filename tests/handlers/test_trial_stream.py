@@ -12,6 +12,7 @@ import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
 from tests.handlers.conftest import FakeContext, load_handler
+from tests.handlers.logs import correlation_ids, log_lines
 
 BUS = "app-bus"
 TRIAL_ID = "3f8a2c1e-7b4d-4e2a-9c6f-1d2e3f4a5b6c"
@@ -260,3 +261,18 @@ def test_a_malformed_record_is_parked_with_its_reason_and_does_not_fail(
     assert "leadId" in parked["reason"] and "TrialRequested" in parked["reason"]
     # And the good record's event was published
     assert [e["detail"]["trialId"] for e in drain(queues["seen"])] == [TRIAL_ID]
+
+
+def test_each_records_line_carries_its_trial_id(handler: ModuleType, queues: dict[str, str]) -> None:
+    # When one batch holds the INSERTs of two trials
+    with log_lines(handler.logger) as lines:
+        invoke(
+            handler,
+            [
+                record("INSERT", "201", new=image(trial_id(1))),
+                record("INSERT", "202", new=image(trial_id(2))),
+            ],
+        )
+    # Then each record's line carries its own trial's id
+    done = [line for line in lines if line["message"] == "Record done"]
+    assert correlation_ids(done) == [trial_id(1), trial_id(2)]

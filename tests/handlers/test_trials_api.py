@@ -12,6 +12,7 @@ import boto3
 import pytest
 
 from tests.handlers.conftest import FakeContext, load_handler
+from tests.handlers.logs import correlation_ids, log_lines
 from tests.handlers.test_trial_pool import create_trials_table
 
 TABLE, REQUESTS = "trials", "trial-requests"
@@ -250,11 +251,15 @@ def test_an_invalid_request_is_400_naming_the_field_and_stores_nothing(
     assert stored_rows() == []
 
 
-def test_logs_carry_the_api_request_id_as_correlation_id(handler: ModuleType) -> None:
-    call(
-        handler, api_event("POST", "/trials", '{"leadId": "lead-0042", "type": "ACS"}', request_id="req-xyz")
-    )
-    assert handler.logger.get_correlation_id() == "req-xyz"
+def test_the_log_lines_of_a_requested_trial_carry_its_id_as_correlation_id(handler: ModuleType) -> None:
+    # When a trial is requested
+    with log_lines(handler.logger) as lines:
+        _, body = call(
+            handler,
+            api_event("POST", "/trials", '{"leadId": "lead-0042", "type": "ACS"}', request_id="req-xyz"),
+        )
+    # Then its line carries the trial's id (the flow's id), not the API request's
+    assert lines and set(correlation_ids(lines)) == {body["trialId"]}
 
 
 def test_a_lead_whose_trial_failed_can_ask_again(handler: ModuleType) -> None:

@@ -16,6 +16,7 @@ from tests.handlers.conftest import (
     eventbridge_event,
     load_handler,
 )
+from tests.handlers.logs import correlation_ids, log_lines
 
 SENDER = "no-reply@example.com"
 TABLE = "idempotency"
@@ -154,3 +155,10 @@ def test_a_misconfigured_function_fails_its_init_naming_the_variable(
     # When Lambda loads the handler, then the INIT fails and says which variable to check
     with pytest.raises(RuntimeError, match=variable):
         load_handler("welcome_email.handler")
+
+
+def test_every_log_line_carries_the_signup_events_id_as_correlation_id(handler: ModuleType) -> None:
+    event = eventbridge_event({"email": "testuser@example.com", "name": "Test User"}, event_id="evt-signup")
+    with log_lines(handler.logger) as lines:
+        handler.lambda_handler(event, FakeContext())
+    assert lines and set(correlation_ids(lines)) == {"evt-signup"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import uuid
 from collections import Counter
@@ -14,6 +15,8 @@ from botocore.credentials import Credentials
 from tests.local.api import CREDENTIALS, Response, call
 from tests.local.conftest import Local
 from tests.local.contract_check import app_events, assert_each_keeps_its_contract
+from tests.local.flow_tree import flow, nodes
+from tools import trace as trace_cli
 
 pytestmark = pytest.mark.local
 
@@ -364,3 +367,99 @@ def test_a_burst_of_200_orders_all_reach_a_final_state(shop: Shop) -> None:
     assert shop.available(item) == 0
     for queue in ("PaymentQueueUrl", "PaymentDlqUrl"):
         assert shop.queue_depth(queue) == 0, queue
+
+
+@pytest.fixture(scope="module")
+def completed_order(shop: Shop) -> tuple[str, int]:
+    """One order run to COMPLETED, and the trace's newest record before it was placed."""
+    item = sku()
+    shop.stock(item, 3)
+    since = shop.local.last_seq()
+    order_id = shop.place(item).body["orderId"]
+    shop.local.settle()
+    assert shop.order(order_id)["status"] == "COMPLETED"
+    return order_id, since
+
+
+def test_one_orders_trace_is_a_tree_from_order_placed_to_its_outcome_and_make_trace_prints_it(
+    shop: Shop, completed_order: tuple[str, int]
+) -> None:
+    # Given a completed order
+    order_id, since = completed_order
+    # When its trace is asked for by the order id
+    tree = flow(shop.local, order_id)
+    # Then it is one flow, which began with the API request that answered with the order's id
+    assert (tree["kind"], tree["name"], tree["outcome"]) == ("flow", order_id, "ok")
+    assert tree["children"][0]["kind"] == "api" and tree["children"][0]["name"] == "POST /orders"
+    # And OrderPlaced → the workflow's rule → its state machine target → the execution, SUCCEEDED
+    [placed] = [e for e in nodes(tree, "event") if e["name"] == "OrderPlaced (myapp.orders)"]
+    workflow_targets = [target for target in nodes(placed, "target") if target["name"].startswith("states:")]
+    [target] = workflow_targets
+    assert target["outcome"] == "delivered"
+    [execution] = target["children"]
+    assert execution["kind"] == "execution" and execution["outcome"] == "SUCCEEDED"
+    # And its payment state sent the SQS message the payment function took, with timings
+    [payment] = [s for s in nodes(execution, "state") if s.get("task") == "sqs:sendMessage.waitForTaskToken"]
+    [batch] = payment["children"]
+    assert (batch["kind"], batch["outcome"]) == ("batch", "ok")
+    assert "Payment" in batch["name"] and batch["durationMs"] > 0
+    assert payment["start"] <= batch["start"] and payment["durationMs"] > 0
+    # And the child workflows ran under their states
+    assert {child["outcome"] for child in nodes(execution, "execution")} == {"SUCCEEDED"}
+    assert len(nodes(execution, "execution")) == 3  # the workflow, its prepare and fulfillment children
+    # And OrderCompleted reached its consumers: the notifications topic, and the metrics function
+    [completed] = [e for e in nodes(tree, "event") if e["name"] == "OrderCompleted (myapp.orders)"]
+    completed_targets = {t["name"].split(":")[0]: t for t in nodes(completed, "target")}
+    assert completed_targets["sns"]["outcome"] == "delivered"
+    assert [i["outcome"] for i in nodes(completed_targets["lambda"], "invocation")] == ["ok"]
+    # And its events are exactly those whose detail names the order (no other order's)
+    published = {event["id"] for event in shop.published(order_id, since)}
+    traced = {e["id"] for e in nodes(tree, "event") if e["name"].split()[0] not in ("Object",)}
+    assert traced == published
+    # And the CLI behind `make trace ID=...` prints the same tree, indented, with timings
+    out = io.StringIO()
+    assert trace_cli.main([order_id], out=out, endpoint=shop.local.endpoint) == 0
+    printed = out.getvalue().splitlines()
+    assert printed[0].split()[:5] == ["+0", "ms", "flow", order_id, "ok"]
+    # (one level under the flow: two spaces after the time, two more for the depth)
+    assert any(line.split(" ms", 1)[1].startswith("    event OrderPlaced (myapp.orders)") for line in printed)
+    assert any(" execution " in line and "SUCCEEDED" in line for line in printed)
+
+
+def test_the_trace_of_an_unknown_or_empty_id_is_a_clear_error(shop: Shop) -> None:
+    unknown = shop.local.call("GET", "/_localcloud/trace?correlation=no-such-order")
+    assert "no trace record mentions 'no-such-order'" in unknown["error"]
+    assert "correlation must name" in shop.local.call("GET", "/_localcloud/trace?correlation=")["error"]
+    assert trace_cli.main(["no-such-order"], out=io.StringIO(), endpoint=shop.local.endpoint) == 1
+
+
+def test_every_function_of_an_orders_flow_logs_under_the_order_id(
+    shop: Shop, completed_order: tuple[str, int]
+) -> None:
+    # Given a completed order
+    order_id, _ = completed_order
+    # When the app's function logs are read, as Logs Insights reads them
+    logs = shop.local.client("logs")
+    groups = [
+        g["logGroupName"]
+        for g in logs.describe_log_groups(logGroupNamePrefix="/aws/lambda/EventDriven-")["logGroups"]
+    ]
+    correlated: dict[str, int] = {}
+    for group in groups:
+        for event in logs.filter_log_events(logGroupName=group)["events"]:
+            try:
+                line = json.loads(event["message"])
+            except ValueError:
+                continue
+            if isinstance(line, dict) and line.get("correlation_id") == order_id:
+                correlated[group.rsplit("/", 1)[-1]] = correlated.get(group.rsplit("/", 1)[-1], 0) + 1
+    # Then each function the order went through wrote lines carrying it as correlation_id (metrics
+    # logs at DEBUG only: at INFO it writes its EMF documents, which are no log lines)
+    assert {
+        "EventDriven-orders-api",
+        "EventDriven-order-outbox",
+        "EventDriven-inventory",
+        "EventDriven-payment",
+        "EventDriven-accounting",
+        "EventDriven-order-status",
+    } <= set(correlated), correlated

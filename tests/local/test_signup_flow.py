@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from tests.local.conftest import Local
+from tests.local.flow_tree import flow, nodes
 
 pytestmark = pytest.mark.local
 
@@ -263,3 +264,26 @@ def test_the_deployed_bus_policy_reserves_the_apps_sources_to_roles_of_their_sta
     assert all(may_put("OnlineTrial", r) for r in by_stack["EventDriven-Trials"])
     assert not any(may_put("OnlineTrial", r) for r in by_stack["EventDriven-Orders"])
     assert not any(may_put(s, r) for s in exceptions for r in by_stack["EventDriven-Signup"])
+
+
+def test_one_signups_trace_follows_its_event_id_from_the_default_bus_to_the_welcome_email(
+    local: Local, notifications: str
+) -> None:
+    # Given a signup put on the default bus, as the tutorial does
+    response = local.client("events").put_events(Entries=[TUTORIAL_ENTRY])
+    local.settle()
+    drain(local, notifications)
+    event_id = response["Entries"][0]["EventId"]
+    # When its trace is asked for by the event id put-events answered
+    tree = flow(local, event_id)
+    # Then the event on the default bus is the root, and its copy on the app's bus hangs under the
+    # forwarding rule's target, where it reached the welcome-email function and the topic
+    assert (tree["name"], tree["outcome"]) == (event_id, "ok")
+    [root] = tree["children"]
+    assert (root["kind"], root["bus"], root["id"]) == ("event", "default", event_id)
+    forwarded = [e for e in nodes(root, "event") if e["bus"] != "default"]
+    assert [e["id"] for e in forwarded] == [event_id]
+    targets = {t["name"].split(":")[0]: t for t in nodes(forwarded[0], "target")}
+    [welcome] = [i for i in nodes(targets["lambda"], "invocation") if "Welcome" in i["name"]]
+    assert welcome["outcome"] == "ok" and welcome["durationMs"] > 0
+    assert targets["sns"]["outcome"] == "delivered"

@@ -19,6 +19,7 @@ from stacks.config import APP_SOURCES
 from tests.local.api import Response, call
 from tests.local.conftest import Local
 from tests.local.contract_check import app_events, assert_each_keeps_its_contract
+from tests.local.flow_tree import flow, nodes
 
 pytestmark = pytest.mark.local
 
@@ -220,6 +221,23 @@ def test_every_event_a_trial_puts_on_the_bus_keeps_its_contract(trials: Trials) 
     # Then every event of the trial on the app's bus (from the stream and the workflow) is valid
     published = assert_each_keeps_its_contract(app_events(trials.local, since, trialId=trial_id))
     assert published == ["TrialRequested", "TrialAssigned"]
+
+
+def test_one_trials_trace_runs_from_its_request_to_trial_assigned(trials: Trials) -> None:
+    # Given a trial assigned from a warm pool
+    trials.fresh_warm_pool()
+    trial_id = trials.request().body["trialId"]
+    trials.local.settle()
+    # When its trace is asked for by the trial id
+    tree = flow(trials.local, trial_id)
+    # Then it holds the request, TrialRequested and TrialAssigned, and the assignment execution
+    assert (tree["name"], tree["outcome"]) == (trial_id, "ok")
+    assert tree["children"][0]["name"] == "POST /trials"
+    names = [event["name"] for event in nodes(tree, "event")]
+    assert "TrialRequested (OnlineTrial)" in names and "TrialAssigned (OnlineTrial)" in names
+    [execution] = nodes(tree, "execution")
+    assert execution["outcome"] == "SUCCEEDED"
+    assert any(state.get("task", "").startswith("lambda:invoke") for state in nodes(execution, "state"))
 
 
 def test_a_retried_request_gives_one_trial(trials: Trials) -> None:
