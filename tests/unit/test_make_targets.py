@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -16,8 +17,10 @@ pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="make is no
 def _last_command(*args: str) -> str:
     # -n prints what would run; -o install: the install prerequisite is taken as done (no pip, no npm)
     result = subprocess.run(
-        ["make", "-n", "-o", "install", *args],
+        ["make", "--no-print-directory", "-n", "-o", "install", *args],
         cwd=ROOT,
+        # Run under `make test`, the outer make's flags would reach this one: it is a make of its own.
+        env={k: v for k, v in os.environ.items() if k not in {"MAKEFLAGS", "MAKELEVEL", "MFLAGS"}},
         capture_output=True,
         text=True,
         check=True,
