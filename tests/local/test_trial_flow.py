@@ -451,8 +451,8 @@ def test_the_metrics_consumer_saw_every_event_of_the_app(trials: Trials, local: 
     published: Counter[tuple[str, str]] = Counter()
     replayed: Counter[tuple[str, str]] = Counter()
     for record in local.trace(kind="event"):
-        event = record["event"]
-        if record.get("bus") == bus and event["source"] in APP_SOURCES:
+        event = record.get("event") if record.get("bus") == bus else None
+        if event and event["source"] in APP_SOURCES:
             (replayed if "replay-name" in event else published)[(event["source"], event["detail-type"])] += 1
     # When the metrics consumer's EMF lines are read back from its log group
     logs = local.client("logs")
