@@ -34,11 +34,12 @@ def mount_routes(cloud: LocalCloud) -> None:
         correlation = request.args.get("correlation")
         if correlation is not None:
             return flow(correlation.strip())
-        since = int(request.args.get("since", "0"))
-        limit = request.args.get("limit")
-        records, last = cloud.trace.page(
-            since=since, kind=request.args.get("kind"), limit=None if limit is None else int(limit)
-        )
+        try:
+            since = int(request.args.get("since", "0"))
+            limit = None if request.args.get("limit") is None else int(request.args["limit"])
+        except ValueError:
+            return json_response({"error": "since and limit must be whole numbers"}, 400)
+        records, last = cloud.trace.page(since=since, kind=request.args.get("kind"), limit=limit)
         return json_response({"records": records, "last": last})
 
     def flow(correlation: str) -> Any:

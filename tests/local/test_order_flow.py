@@ -431,6 +431,7 @@ def test_the_trace_of_an_unknown_or_empty_id_is_a_clear_error(shop: Shop) -> Non
     assert "no trace record mentions 'no-such-order'" in unknown["error"]
     assert "correlation must name" in shop.local.call("GET", "/_localcloud/trace?correlation=")["error"]
     assert trace_cli.main(["no-such-order"], out=io.StringIO(), endpoint=shop.local.endpoint) == 1
+    assert "whole numbers" in shop.local.call("GET", "/_localcloud/trace?since=abc")["error"]
 
 
 def test_every_function_of_an_orders_flow_logs_under_the_order_id(
