@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from localcloud.deploy.assembly import read_assembly
 from localcloud.eventbridge.patterns import matches
 from tools import contracts
 
@@ -28,13 +29,9 @@ Templates = dict[str, dict[str, Any]]
 
 
 def load_templates(cdk_out: Path) -> Templates:
-    """Every stack's template in the assembly, by stack name."""
-    manifest = json.loads((cdk_out / "manifest.json").read_text())
-    return {
-        name: json.loads((cdk_out / artifact["properties"]["templateFile"]).read_text())
-        for name, artifact in sorted(manifest["artifacts"].items())
-        if artifact["type"] == "aws:cloudformation:stack"
-    }
+    """Every stack's template in the assembly, by stack name (in name order: the page must not move)."""
+    stacks, _ = read_assembly(cdk_out)
+    return {stack.name: stack.template for stack in sorted(stacks, key=lambda stack: stack.name)}
 
 
 def _text(value: Any) -> str:
