@@ -165,11 +165,8 @@ def test_replaying_a_window_of_orders_does_nothing_twice(shop: Shop) -> None:
     # Then the replay completed, and its events reached the consumers again
     assert replay["State"] == "COMPLETED", replay
     assert window_start <= replay["EventLastReplayedTime"].timestamp() < window_end
-    replayed = [
-        r["event"]
-        for r in local.trace(since=since, kind="event")
-        if isinstance(r.get("event"), dict) and r["event"].get("replay-name") == name
-    ]
+    put = [r["event"] for r in local.trace(since=since, kind="event") if isinstance(r.get("event"), dict)]
+    replayed = [event for event in put if event.get("replay-name") == name]
     replayed_types = {e["detail-type"] for e in replayed if e["detail"].get("orderId") in order_ids}
     assert {"OrderPlaced", "OrderStatusChanged", "PaymentCharged", "OrderCompleted"} <= replayed_types
     # And each replayed OrderPlaced started the workflow, which found the order taken and stopped
@@ -190,11 +187,9 @@ def test_replaying_a_window_of_orders_does_nothing_twice(shop: Shop) -> None:
         r for r in local.trace(since=since, kind="archive") if r["message"].split()[1] in replayed_ids
     ]
     live = [
-        r["event"]
-        for r in local.trace(since=since, kind="event")
-        if isinstance(r.get("event"), dict)
-        and "replay-name" not in r["event"]
-        and r["event"].get("detail", {}).get("orderId") in order_ids
+        event
+        for event in put
+        if "replay-name" not in event and event.get("detail", {}).get("orderId") in order_ids
     ]
     assert live == []
 

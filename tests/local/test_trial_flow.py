@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 
-from stacks.config import APP_SOURCES
 from tests.local.api import Response, call
 from tests.local.conftest import Local
 from tests.local.contract_check import app_events, assert_each_keeps_its_contract
@@ -447,13 +446,10 @@ def test_the_metrics_consumer_saw_every_event_of_the_app(trials: Trials, local: 
     # Given everything the session published on the custom bus so far, replays apart (another module
     # replays orders from the archive: EventBridge adds `replay-name` to those)
     local.settle()
-    bus = local.output("EventBusName")
     published: Counter[tuple[str, str]] = Counter()
     replayed: Counter[tuple[str, str]] = Counter()
-    for record in local.trace(kind="event"):
-        event = record.get("event") if record.get("bus") == bus else None
-        if event and event["source"] in APP_SOURCES:
-            (replayed if "replay-name" in event else published)[(event["source"], event["detail-type"])] += 1
+    for event in app_events(local, since=0):
+        (replayed if "replay-name" in event else published)[(event["source"], event["detail-type"])] += 1
     # When the metrics consumer's EMF lines are read back from its log group
     logs = local.client("logs")
     counted: dict[str, Counter[tuple[str, str]]] = {"Events": Counter(), "EventsReplayed": Counter()}
